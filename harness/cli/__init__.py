@@ -1,0 +1,92 @@
+"""The `harness` command line: thin verbs over the pipeline, registries and result files.
+
+Each verb lives in its own module and adds itself to `COMMANDS`; everything else is config.
+Errors the user can fix print one clear message (exit 1); wrong names or options exit 2
+with did-you-mean suggestions.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import re
+import sys
+from typing import Callable, Optional
+
+from harness.errors import HarnessError, did_you_mean
+
+# verb -> module in this package that defines `add_parser(subparsers)`
+COMMANDS = {
+    "list": "harness.cli.list_cmd",
+    "run": "harness.cli.run_cmd",
+    "resume": "harness.cli.run_cmd",
+    "data": "harness.cli.data_cmd",
+}
+EXTRA_COMMAND_MODULES = ("harness.cli.evaluate_cmd", "harness.cli.leaderboard_cmd", "harness.cli.grid_cmd",
+                         "harness.cli.bench_cmd", "harness.cli.results_cmd")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with did-you-mean for unknown options and choices, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        match = re.search(r"unrecognized arguments: (\S+)", message)
+        if match:
+            known = _all_options(self)
+            sugg = did_you_mean(match.group(1).split("=")[0], known)
+            if sugg:
+                message += f"; did you mean {sugg[0]}?"
+        match = re.search(r"invalid choice: '([^']+)' \(choose from (.+)\)", message)
+        if match:
+            choices = re.findall(r"'([^']+)'", match.group(2)) or [c.strip() for c in match.group(2).split(",")]
+            sugg = did_you_mean(match.group(1), choices)
+            if sugg:
+                message += f"; did you mean {sugg[0]!r}?"
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _all_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Option strings of a parser and all its sub-commands (unknown options surface at the top)."""
+    out = []
+    for action in parser._actions:
+        out += [s for s in action.option_strings if s.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _all_options(sub)
+    return sorted(set(out))
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="harness", description="Benchmark harness for image-to-image translation GANs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    seen = set()
+    for module_name in [*COMMANDS.values(), *EXTRA_COMMAND_MODULES]:
+        if module_name in seen:
+            continue
+        seen.add(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # optional verb not installed in this version
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return int(handler(args) or 0)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted; `harness resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
+        return 130

@@ -1,0 +1,81 @@
+"""`harness run` (train, translate, evaluate, write results) and `harness resume RUN_DIR`."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from harness.config import parse_overrides
+from harness.errors import HarnessError, UsageError
+from harness.registry import METHODS, SCHEDULES, TASKS
+
+log = logging.getLogger("harness.cli")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train methods on a task and write one result per run")
+    p.add_argument("--task", required=True, help="a registered task (harness list tasks)")
+    p.add_argument("--methods", required=True, help="comma-separated method names, or 'all'")
+    p.add_argument("--schedule", default="smoke", help="paper, short or smoke (default: smoke)")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one run per seed (default: 0)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
+    p.add_argument("--out", default="results", help="results folder (default: results)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
+                   help="method config override, e.g. --set lambda_identity=0 (repeatable)")
+    p.add_argument("--force", action="store_true", help="retrain runs that already have a result")
+    p.set_defaults(handler=handle_run)
+
+    r = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    r.add_argument("run_dir")
+    r.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
+    r.add_argument("--data-root", default=None)
+    r.set_defaults(handler=handle_resume)
+
+
+def resolve_methods(value: str, task_name: str) -> list[str]:
+    from harness.pipeline import methods_for_task
+    task = TASKS.get(task_name, where="--task")
+    if value.strip() == "all":
+        names = methods_for_task(task)
+        if not names:
+            raise UsageError(f"no registered method supports task {task_name!r}")
+        return names
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--methods is empty; give names (harness list methods) or 'all'")
+    for name in names:
+        METHODS.get(name, where="--methods")
+    return names
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    from harness.pipeline import RunSpec, execute
+    SCHEDULES.get(args.schedule, where="--schedule")
+    methods = resolve_methods(args.methods, args.task)
+    overrides = parse_overrides(args.overrides)
+    if overrides and len(methods) > 1:
+        raise UsageError("--set applies to one method's config; run one method at a time with --set")
+    failures = []
+    for seed in args.seed:
+        for name in methods:
+            spec = RunSpec(args.task, name, args.schedule, seed, args.device, args.data_root, args.out, overrides)
+            try:
+                run_dir = execute(spec, force=args.force)
+                print(run_dir / "result.json")
+            except UsageError:
+                raise
+            except HarnessError as exc:
+                if len(methods) * len(args.seed) == 1:
+                    raise
+                log.error("%s seed %d failed: %s", name, seed, exc)
+                failures.append(f"{name} (seed {seed}): {exc}")
+    if failures:
+        raise HarnessError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
+    return 0
+
+
+def handle_resume(args: argparse.Namespace) -> int:
+    from harness.pipeline import resume
+    run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root)
+    print(run_dir / "result.json")
+    return 0

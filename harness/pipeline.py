@@ -1,0 +1,207 @@
+"""One run, start to end: data → split → train → translate → evaluate → result.
+
+Each stage reads what the stage before it produced. `run.json` in the run folder holds the
+run's spec and resolved config, so `resume` can rebuild everything from the folder alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from harness.config import from_dict
+from harness.data.prepare import PreparedData, prepare_data
+from harness.errors import HarnessError, UsageError
+from harness.io import sha256_file, sha256_text, write_json
+from harness.registry import METHODS, SCHEDULES, TASKS
+from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
+from harness.tasks import ImageSpec, TaskSpec
+from harness.training.device import setup_device
+from harness.training.method import Method, MethodContext
+from harness.training.trainer import Trainer, iters_per_epoch
+from harness.translate import save_sample_grids, translate_test_set
+
+log = logging.getLogger("harness.pipeline")
+RUN_SPEC = "run.json"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: str
+    method: str
+    schedule: str = "smoke"
+    seed: int = 0
+    device: str = "auto"
+    data_root: Optional[str] = None
+    out: str = "results"
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        suffix = f"-{sha256_text(repr(sorted(self.overrides.items())))[:8]}" if self.overrides else ""
+        return f"{self.schedule}-seed{self.seed}{suffix}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.task / self.method / self.run_id
+
+
+def setting_for(method_cls: type[Method], task: TaskSpec) -> str:
+    """Supervised methods need pairs; unsupervised methods need two domains."""
+    for setting in method_cls.settings:
+        if setting in task.settings:
+            return setting
+    raise UsageError(f"method {method_cls.__name__} ({'/'.join(method_cls.settings)}) does not fit task "
+                     f"{task.name!r} ({'/'.join(task.settings)})")
+
+
+def methods_for_task(task: TaskSpec) -> list[str]:
+    """`--methods all`: every registered method whose setting the task supports."""
+    return [e.name for e in METHODS.entries() if any(s in task.settings for s in e.obj.settings)]
+
+
+def image_spec(task: TaskSpec, setting: str, schedule) -> ImageSpec:
+    spec = task.image_spec(setting)
+    if schedule.image_size is not None and schedule.image_size < spec.crop_size:
+        size = schedule.image_size
+        spec = dataclasses.replace(spec, crop_size=size, load_size=round(size * spec.load_size / spec.crop_size))
+    return spec
+
+
+def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData) -> tuple[Method, str, ImageSpec]:
+    method_cls = METHODS.get(spec.method, where="--methods")
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
+    setting = setting_for(method_cls, task)
+    image = image_spec(task, setting, schedule)
+    n_items = len(prepared.split.train["A"]) if setting == "supervised" else \
+        max(len(prepared.split.train["A"]), len(prepared.split.train["B"]))
+    context = MethodContext(image.crop_size, image.channels, setting, schedule, task.domains,
+                            iters_per_epoch(n_items, schedule))
+    config = from_dict(method_cls.config_class, spec.overrides, where=f"--set for {spec.method}")
+    return method_cls(config, context), setting, image
+
+
+def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = None) -> Path:
+    """Run one (task, method, schedule, seed); resume it if its folder holds an unfinished run."""
+    task = TASKS.get(spec.task, where="--task")
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
+    METHODS.get(spec.method, where="--methods")
+    run_dir = spec.run_dir
+    if (run_dir / RESULT_NAME).exists() and not force:
+        log.info("%s is complete; skipping (use --force to train again)", run_dir)
+        return run_dir
+    prepared = prepare_data(task, spec.data_root)  # fails before anything is written
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    spec_file = run_dir / RUN_SPEC
+    if spec_file.exists():
+        previous = RunSpec(**{k: v for k, v in _read_json(spec_file)["spec"].items()})
+        if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root) != spec:
+            raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
+        log.info("resuming the unfinished run in %s", run_dir)
+
+    torch.manual_seed(spec.seed)
+    import random
+
+    import numpy as np
+    random.seed(spec.seed)
+    np.random.seed(spec.seed)
+    device = setup_device(spec.device)
+    method, setting, image = build_method(spec, task, prepared)
+    method = device.prepare_module(method)
+    method.amp_dtype = device.amp_dtype
+    method.optimizers = method.configure_optimizers()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not spec_file.exists():
+        write_json(spec_file, {"spec": dataclasses.asdict(spec), "created_at": now_iso()})
+        prepared.split.save(run_dir / "split.json")
+    _attach_log_file(run_dir)
+
+    trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised")
+    log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
+             spec.schedule, spec.seed, device.device, trainer.total_steps)
+    outcome = trainer.fit(stop_at_step=stop_at_step)
+
+    translations = translate_test_set(method, prepared.split, image, device, run_dir / "translations", spec.seed)
+    samples = save_sample_grids(method, prepared.split, image, device, run_dir, schedule.sample_count, spec.seed)
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "complete",
+        "created_at": now_iso(),
+        "task": {"name": task.name, "version": task.version, "domains": list(task.domains)},
+        "method": spec.method,
+        "setting": setting,
+        "schedule": spec.schedule,
+        "seed": spec.seed,
+        "directions": {d: task.direction_name(d) for d in method.directions},
+        "metrics": dict(NOT_EVALUATED),
+        "config": {"method": method.config_dict(), "method_class": f"{type(method).__module__}.{type(method).__name__}",
+                   "schedule": dataclasses.asdict(schedule), "image": dataclasses.asdict(image),
+                   "task": dataclasses.asdict(task), "overrides": dict(spec.overrides)},
+        "environment": {**environment(), "device": device.record()},
+        "data": prepared.record(),
+        "run": {"run_id": spec.run_id, "steps": outcome.steps, "epochs": outcome.epochs,
+                "iters_per_epoch": trainer.iters_per_epoch, "wall_time_s": round(outcome.wall_time_s, 3),
+                "resumed_from_step": outcome.resumed_from_step, "last_losses": outcome.last_losses,
+                "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)),
+                "checkpoint_sha256": sha256_file(trainer.checkpoint_path),
+                "n_parameters": sum(p.numel() for p in method.parameters())},
+        "translations": translations,
+        "samples": samples,
+    }
+    result["metrics"] = evaluate_after_training(run_dir, result, prepared)
+    write_result(run_dir, result)
+    log.info("wrote %s", run_dir / RESULT_NAME)
+    return run_dir
+
+
+def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: PreparedData) -> dict[str, Any]:
+    """Hand the translations to the evaluation stage; its absence leaves an explicit 'not evaluated'."""
+    try:
+        from harness.evaluation import evaluate_run
+    except ImportError:
+        return dict(NOT_EVALUATED)
+    return evaluate_run(run_dir, result, prepared)
+
+
+def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str] = None) -> Path:
+    spec_file = Path(run_dir) / RUN_SPEC
+    if not spec_file.exists():
+        raise UsageError(f"{run_dir} is not a run folder (no {RUN_SPEC}); start runs with `harness run`")
+    if (Path(run_dir) / RESULT_NAME).exists():
+        raise UsageError(f"{run_dir} is already complete (it has {RESULT_NAME})")
+    data = _read_json(spec_file)["spec"]
+    run_path = Path(run_dir)
+    # The run folder is <out>/<task>/<method>/<run_id>: the out folder follows from where it is now.
+    data["out"] = str(run_path.parent.parent.parent)
+    if device:
+        data["device"] = device
+    if data_root:
+        data["data_root"] = data_root
+    spec = RunSpec(**data)
+    if spec.run_dir.resolve() != run_path.resolve():
+        raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
+    return execute(spec)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _attach_log_file(run_dir: Path) -> None:
+    root = logging.getLogger("harness")
+    target = str((run_dir / "train.log").resolve())
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)

@@ -1,0 +1,57 @@
+"""Training schedules as data: one YAML file per schedule in this folder.
+
+A schedule is the optimisation protocol shared by every method in a comparison: epochs,
+learning-rate rule, optimiser defaults, batch size and (for quick runs) an image-size
+override. Loss weights belong to the methods, not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional
+
+from harness.config import from_dict, load_yaml
+from harness.registry import SCHEDULES
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    description: str
+    epochs_constant: int
+    epochs_decay: int
+    # linear_to_zero: per-iteration linear decay that reaches 0 at the last step (the paper's words);
+    # upstream_epoch: the CycleGAN code's per-epoch rule, which ends at lr/(epochs_decay+1).
+    lr_decay: Literal["linear_to_zero", "upstream_epoch"] = "linear_to_zero"
+    lr: float = 2e-4
+    betas: tuple[float, ...] = (0.5, 0.999)
+    batch_size: int = 1
+    gan_loss: Literal["lsgan", "vanilla"] = "lsgan"
+    max_iters_per_epoch: Optional[int] = None
+    image_size: Optional[int] = None
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    sample_count: int = 4
+
+    @property
+    def epochs(self) -> int:
+        return self.epochs_constant + self.epochs_decay
+
+    def lr_factor(self, epoch: int, iteration: int, iters_per_epoch: int) -> float:
+        """Multiplier of the base learning rate at (0-based) `epoch`, `iteration` within it."""
+        if self.lr_decay == "upstream_epoch":
+            return 1.0 - max(0, epoch + 1 - self.epochs_constant) / (self.epochs_decay + 1)
+        decay_steps = self.epochs_decay * iters_per_epoch
+        if decay_steps == 0:
+            return 1.0
+        done = (epoch - self.epochs_constant) * iters_per_epoch + iteration
+        return max(0.0, 1.0 - max(0, done) / decay_steps)
+
+
+def load_schedule_file(path: Path) -> Schedule:
+    return from_dict(Schedule, load_yaml(path), where=str(path))
+
+
+for _path in sorted(Path(__file__).parent.glob("*.yaml")):
+    _schedule = load_schedule_file(_path)
+    SCHEDULES.register(_schedule.name, _schedule, description=_schedule.description)

@@ -1,0 +1,73 @@
+"""Device choice and the fast path: CUDA when present (bf16 autocast, channels_last, pinned
+memory, loader workers, cuDNN autotuning), else the CPU as the exact, deterministic reference."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+
+from harness.errors import UsageError
+
+
+@dataclass
+class DeviceSetup:
+    device: torch.device
+    amp_dtype: Optional[torch.dtype]
+    channels_last: bool
+    num_workers: int
+    pin_memory: bool
+    deterministic: bool
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in batch.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device, non_blocking=self.pin_memory)
+                if self.channels_last and value.dim() == 4:
+                    value = value.contiguous(memory_format=torch.channels_last)
+            out[key] = value
+        return out
+
+    def prepare_module(self, module: torch.nn.Module) -> torch.nn.Module:
+        module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"type": self.device.type, "amp_dtype": str(self.amp_dtype) if self.amp_dtype else None,
+                               "channels_last": self.channels_last, "deterministic": self.deterministic,
+                               "num_workers": self.num_workers, "torch_threads": torch.get_num_threads()}
+        if self.is_cuda:
+            rec["name"] = torch.cuda.get_device_name(self.device)
+            rec["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+        return rec
+
+
+def setup_device(choice: str = "auto", amp: bool = True, deterministic: Optional[bool] = None) -> DeviceSetup:
+    """`auto` picks CUDA when available. On the CPU runs are deterministic by default."""
+    if choice not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, not {choice!r}")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but torch sees no CUDA device (use --device auto or cpu)")
+    use_cuda = choice == "cuda" or (choice == "auto" and torch.cuda.is_available())
+    if not use_cuda:
+        deterministic = True if deterministic is None else deterministic
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        return DeviceSetup(torch.device("cpu"), None, False, 0, False, deterministic)
+    deterministic = False if deterministic is None else deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    workers = min(8, max(1, (os.cpu_count() or 2) - 1))
+    return DeviceSetup(torch.device("cuda", torch.cuda.current_device()), torch.bfloat16 if amp else None,
+                       True, workers, True, deterministic)
