@@ -66,7 +66,7 @@ def translate_test_set(method: Method, split: Split, image: ImageSpec, device: D
             for img, image_id in zip(to_uint8(fake), batch["id"]):
                 save_png(img, target / f"{image_id}.png")
                 digest.update(image_id.encode() + img.cpu().numpy().tobytes())
-        record[direction] = {"dir": str(target), "n_images": len(refs), "sha256": digest.hexdigest()}
+        record[direction] = {"dir": f"{out_dir.name}/{direction}", "n_images": len(refs), "sha256": digest.hexdigest()}
     method.train()
     return record
 
