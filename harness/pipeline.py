@@ -123,6 +123,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
         prepared.split.save(run_dir / "split.json")
     _attach_log_file(run_dir)
 
+    env = {**environment(), "device": device.record()}  # the code as it was when training started
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised")
     log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
              spec.schedule, spec.seed, device.device, trainer.total_steps)
@@ -144,7 +145,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
         "config": {"method": method.config_dict(), "method_class": f"{type(method).__module__}.{type(method).__name__}",
                    "schedule": dataclasses.asdict(schedule), "image": dataclasses.asdict(image),
                    "task": dataclasses.asdict(task), "overrides": dict(spec.overrides)},
-        "environment": {**environment(), "device": device.record()},
+        "environment": env,
         "data": prepared.record(),
         "run": {"run_id": spec.run_id, "steps": outcome.steps, "epochs": outcome.epochs,
                 "iters_per_epoch": trainer.iters_per_epoch, "wall_time_s": round(outcome.wall_time_s, 3),

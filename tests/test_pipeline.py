@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.pipeline import RunSpec, execute, resume
+from harness.results import SCHEMA_VERSION, load_result
+from harness.training.trainer import Interrupted
+
+
+def model_tensors(run_dir):
+    return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["model"]
+
+
+def test_demo_smoke_run_writes_a_complete_result(tmp_path):
+    run_dir = execute(RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path)))
+    result = load_result(run_dir / "result.json")
+    assert result["schema_version"] == SCHEMA_VERSION and result["status"] == "complete"
+    assert (result["task"]["name"], result["method"], result["schedule"], result["seed"]) == \
+        ("demo", "cyclegan", "smoke", 0)
+    assert result["config"]["method"]["lambda_identity"] == 0.5
+    assert result["config"]["method"]["gan_loss"] == "lsgan"
+    assert result["config"]["method"]["lr"] == 2e-4
+    assert result["run"]["steps"] == 9
+    assert len(result["data"]["manifest_digest"]) == 64 and len(result["data"]["split_digest"]) == 64
+    assert result["environment"]["packages"]["torch"].startswith("2.14")
+    assert "commit" in result["environment"]["git"]
+    assert result["metrics"]["status"] in ("not_evaluated", "evaluated", "partial")
+    for direction in ("A2B", "B2A"):
+        pngs = sorted((run_dir / "translations" / direction).glob("*.png"))
+        assert len(pngs) == 16 == result["translations"][direction]["n_images"]
+        assert Image.open(pngs[0]).size == (32, 32)
+        grid = Image.open(run_dir / result["samples"][direction]["file"])
+        assert grid.size[0] > 2 * 32 and grid.size[1] > 4 * 32
+    losses = [json.loads(line) for line in (run_dir / "losses.jsonl").read_text().splitlines()]
+    assert losses[-1]["step"] == 9 and "G_cycle" in losses[-1]
+
+
+def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path):
+    straight = execute(RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "a")))
+    spec = RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "b"))
+    with pytest.raises(Interrupted):
+        execute(spec, stop_at_step=5)  # between checkpoints (every 2 steps): step 5 is redone
+    assert not (spec.run_dir / "result.json").exists()
+    resumed = resume(spec.run_dir)
+    assert load_result(resumed / "result.json")["run"]["resumed_from_step"] == 4
+    a, b = model_tensors(straight), model_tensors(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    first = {p.name: p.read_bytes() for p in (straight / "translations" / "A2B").glob("*.png")}
+    second = {p.name: p.read_bytes() for p in (resumed / "translations" / "A2B").glob("*.png")}
+    assert first == second
+
+
+def test_complete_run_is_skipped_and_other_config_refused(tmp_path):
+    spec = RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path))
+    with pytest.raises(Interrupted):
+        execute(spec, stop_at_step=2)
+    with pytest.raises(HarnessError, match="different run"):
+        # Same folder, another run: refuse rather than mix checkpoints.
+        spec_file = spec.run_dir / "run.json"
+        data = json.loads(spec_file.read_text())
+        data["spec"]["overrides"] = {"lambda_identity": 0.0}
+        spec_file.write_text(json.dumps(data))
+        execute(spec)
+
+
+def test_cli_run_and_unknown_override(tmp_path, capsys):
+    code = main(["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(tmp_path),
+                 "--set", "lambda_identity=0", "--set", "pool_size=0"])
+    assert code == 0
+    path = capsys.readouterr().out.strip().splitlines()[-1]
+    result = load_result(path)
+    assert result["config"]["method"]["lambda_identity"] == 0.0 and result["config"]["method"]["pool_size"] == 0
+    assert "G_identity" not in result["run"]["last_losses"]
+    code = main(["run", "--task", "demo", "--methods", "cyclegan", "--out", str(tmp_path), "--set", "lamda_cycle=3"])
+    assert code == 2
+    assert "did you mean 'lambda_cycle'" in capsys.readouterr().err
