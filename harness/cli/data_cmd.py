@@ -44,7 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--n-day", type=int, default=7870)
     b.add_argument("--n-night", type=int, default=8592)
     b.add_argument("--size", type=int, default=256, help="side of the square output images")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--crop", choices=("center", "none"), default="center",
+                   help="centred square crop before resizing, or resize the whole frame")
+    b.add_argument("--seed", type=int, default=0, help="seed of the frame sample")
     b.set_defaults(handler=handle_build_day2night)
 
     h = verbs.add_parser("from-huggingface", help="export a Hugging Face data set to the CycleGAN layout")
@@ -126,7 +128,8 @@ def handle_describe(args: argparse.Namespace) -> int:
 def handle_build_day2night(args: argparse.Namespace) -> int:
     from harness.data.bdd100k import build_day2night
     summary = build_day2night(Path(args.bdd_root), [Path(p) for p in args.labels], Path(args.out),
-                              n_day=args.n_day, n_night=args.n_night, size=args.size, seed=args.seed)
+                              n_day=args.n_day, n_night=args.n_night, size=args.size, crop=args.crop,
+                              seed=args.seed)
     print(f"wrote {summary['counts']['A']} day and {summary['counts']['B']} night images to {args.out}")
     print(f"manifest digest {summary['manifest_digest']}")
     return 0
