@@ -78,6 +78,7 @@ def test_describe_writes_report_with_exact_stats_outlier_and_leak(tmp_path):
     df = pd.read_csv(out / "stats.csv")
     orange = df[df["domain"] == "orange"]
     assert len(orange) == 25 and (orange["mean_g"] == 0.6).all() and (orange["saturation"] == 1.0).all()
+    assert df.loc[df["grayscale"], "file"].tolist() == ["trainA/a07.png"]  # paths relative to the data folder
     outliers = zscore_outliers(df, 3.5)
     assert set(outliers["file"].map(lambda f: Path(f).name)) == {"a07.png"}
     # One image against 25 equal ones (n = 26): |z| = sqrt(n - 1) for every statistic that differs.

@@ -85,9 +85,12 @@ def split_refs(task: TaskSpec, data_root=None) -> tuple[Path, dict[str, dict[str
     return root, {"train": split.train, "test": split.test}
 
 
-def collect_stats(task: TaskSpec, refs: dict[str, dict[str, list[ImageRef]]],
-                  progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """One row per image (split, side, domain, id, file, bytes, hash, statistics) and unreadable files."""
+def collect_stats(task: TaskSpec, refs: dict[str, dict[str, list[ImageRef]]], progress: bool = True,
+                  root: Optional[Path] = None) -> tuple[pd.DataFrame, list[str]]:
+    """One row per image (split, side, domain, id, file, bytes, hash, statistics) and unreadable files.
+
+    `file` is relative to `root` when given (shorter tables), else the full path.
+    """
     from tqdm import tqdm
     jobs = [(split, side, ref) for split, sides in refs.items() for side, rs in sides.items() for ref in rs]
     rows, unreadable = [], []
@@ -97,11 +100,15 @@ def collect_stats(task: TaskSpec, refs: dict[str, dict[str, list[ImageRef]]],
         except HarnessError as exc:
             unreadable.append(str(exc))
             continue
-        row = {"split": split, "side": side, "domain": task.domain(side), "id": ref.id, "file": str(ref.path),
+        name = ref.path.relative_to(root).as_posix() if root is not None else str(ref.path)
+        if ref.half is not None:
+            name += f"#{ref.half}"
+        row = {"split": split, "side": side, "domain": task.domain(side), "id": ref.id, "file": name,
                "bytes": ref.path.stat().st_size, "pixel_sha256": pixel_hash(img)}
         row.update(image_stats(img))
+        row["grayscale"] = row["saturation"] == 0.0  # every pixel has R = G = B
         rows.append(row)
-    columns = ["split", "side", "domain", "id", "file", "bytes", "pixel_sha256", *STATS]
+    columns = ["split", "side", "domain", "id", "file", "bytes", "pixel_sha256", *STATS, "grayscale"]
     return pd.DataFrame(rows, columns=columns), unreadable
 
 
@@ -110,6 +117,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     groups = df.groupby(["domain", "split"], sort=False)
     out = groups[INTENSITY_STATS + ["aspect", "bytes"]].mean()
     out.insert(0, "count", groups.size())
+    out.insert(1, "grayscale", groups["grayscale"].sum().astype(int))
     for col in ("width", "height"):
         out[f"{col}_min"], out[f"{col}_max"] = groups[col].min(), groups[col].max()
     return out
@@ -242,7 +250,7 @@ def describe_task(task: TaskSpec, out: Path, data_root=None, z_threshold: float 
     from harness.data.describe_plots import plot_all
     out = Path(out)
     root, refs = split_refs(task, data_root)
-    df, unreadable = collect_stats(task, refs, progress=progress)
+    df, unreadable = collect_stats(task, refs, progress=progress, root=root)
     if df.empty:
         raise HarnessError(f"no readable images for task {task.name!r} under {root}")
     summary = summarize(df)
@@ -262,7 +270,8 @@ def describe_task(task: TaskSpec, out: Path, data_root=None, z_threshold: float 
     corr = df[STATS + ["bytes"]].corr()
     text = [f"# Data description: {task.name}\n", f"Data root: `{root}`; split rule: `{task.split.kind}`; "
             f"{len(df)} images read, {len(unreadable)} unreadable.\n",
-            "## Summary per domain and split\n", _md(summary.T),
+            "## Summary per domain and split\n", "grayscale: images with R = G = B everywhere.\n",
+            _md(summary.set_axis([f"{d}/{s}" for d, s in summary.index]).T),
             "## Train vs test per domain\n", "SMD: (test mean − train mean) / pooled std; |SMD| > "
             f"{max_smd} is flagged. ks_p: two-sample Kolmogorov–Smirnov p-value.\n",
             _md(comparison, index=False),
