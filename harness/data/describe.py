@@ -46,30 +46,38 @@ STATS = GEOMETRY_STATS + INTENSITY_STATS
 LUMA_THOUSANDTHS = np.array([299, 587, 114], dtype=np.int64)  # Rec. 601 luma
 
 
+_LEVELS = np.arange(256, dtype=np.int64)
+# HSV saturation (max - min) / max for every (max, min) pair of 8-bit values, 0 for black.
+_MX, _MN = np.divmod(np.arange(256 * 256), 256)
+_SATURATION = np.divide(_MX - _MN, _MX, out=np.zeros(256 * 256), where=_MX > 0)
+
+
+def _mean_std(total: int, squares: int, n: int, scale: int) -> tuple[float, float]:
+    # Exact integer variance numerator n*sum(x^2) - sum(x)^2: constant images give exactly 0.
+    return total / (n * scale), math.sqrt(n * squares - total * total) / (n * scale)
+
+
 def image_stats(img) -> dict:
     """Statistics of one RGB PIL image (see the module docstring for definitions).
 
-    Means and stds come from exact integer sums (luma as 299R+587G+114B in thousandths), so a
-    constant image gives exactly its colour and zero spread, whatever its size.
+    Means and stds come from exact integer sums (8-bit histograms; luma as 299R+587G+114B in
+    thousandths), so a constant image gives exactly its colour and zero spread, whatever its size.
     """
-    arr = np.asarray(img.convert("RGB"), dtype=np.int64)
+    arr = np.asarray(img.convert("RGB"))
     h, w = arr.shape[:2]
     n = h * w
-    channels = arr.reshape(n, 3)
-    luma = channels @ LUMA_THOUSANDTHS
     out: dict = {"width": w, "height": h, "aspect": w / h}
-    for name, values, scale in (("r", channels[:, 0], 255), ("g", channels[:, 1], 255), ("b", channels[:, 2], 255),
-                                ("luma", luma, 255_000)):
-        total, squares = int(values.sum()), int((values * values).sum())
-        mean = total / (n * scale)
-        std = math.sqrt(n * squares - total * total) / (n * scale)  # exact integer variance numerator
-        if name == "luma":
-            out["brightness"], out["contrast"] = mean, std
-        else:
-            out[f"mean_{name}"], out[f"std_{name}"] = mean, std
-    mx, mn = channels.max(axis=1), channels.min(axis=1)
-    sat = np.divide(mx - mn, mx, out=np.zeros(n), where=mx > 0)
-    out["saturation"] = math.fsum(sat) / n
+    for i, name in enumerate("rgb"):
+        hist = np.bincount(arr[..., i].ravel(), minlength=256)
+        out[f"mean_{name}"], out[f"std_{name}"] = _mean_std(int(hist @ _LEVELS), int(hist @ (_LEVELS * _LEVELS)),
+                                                             n, 255)
+    r, g, b = arr[..., 0], arr[..., 1], arr[..., 2]
+    mx, mn = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)  # faster than max(axis=2)
+    pairs = np.bincount((mx.astype(np.int64) * 256 + mn).ravel(), minlength=256 * 256)
+    used = np.nonzero(pairs)[0]
+    out["saturation"] = math.fsum((pairs[used] / n) * _SATURATION[used])
+    luma = (r * np.int64(299) + g * np.int64(587) + b * np.int64(114)).ravel()
+    out["brightness"], out["contrast"] = _mean_std(int(luma.sum()), int(luma @ luma), n, 255_000)
     return {k: out[k] for k in STATS}
 
 
