@@ -37,15 +37,23 @@ def plot_histograms(df: pd.DataFrame, path: Path, columns: list[str]) -> Path:
     for ax, col in zip(axes.flat, columns):
         values = df[col].astype(float)
         lo, hi = float(values.min()), float(values.max())
-        bins = np.linspace(lo, hi if hi > lo else lo + 1e-6, 31)
+        ax.set_title(col)
+        if not hi > lo:  # a histogram of one value says nothing: name the value instead
+            ax.text(0.5, 0.5, f"every image: {lo:g}", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        bins = np.linspace(lo, hi, 31)
         for (domain, split), part in groups:
             ax.hist(part[col].astype(float), bins=bins, histtype="step", density=True,
                     linestyle="-" if split == "train" else "--", label=f"{domain} {split}")
-        ax.set_title(col)
     for ax in list(axes.flat)[len(columns):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("per-image statistics (solid: train, dashed: test)")
+    handles, labels = next((ax.get_legend_handles_labels() for ax in axes.flat if ax.get_legend_handles_labels()[0]),
+                           ([], []))
+    fig.legend(handles, labels, loc="lower right", fontsize=8)
+    fig.suptitle("per-image statistics, density per domain and split (solid: train, dashed: test)")
+    fig.tight_layout()
     return _save(fig, path)
 
 
