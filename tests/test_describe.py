@@ -136,3 +136,15 @@ def test_cli_describe(tmp_path, capsys):
     assert "report" in capsys.readouterr().out
     text = (out / "report.md").read_text()
     assert "horse" in text and "zebra" in text and (out / "boxplot_zebra.png").exists()
+
+
+def test_sanity_check_on_real_horse2zebra():
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    candidates = [shared, Path("/work/shared/data")]
+    root = next((p for p in candidates if (p / "horse2zebra" / "trainA").is_dir()), None)
+    if root is None:
+        pytest.skip(f"real data folder horse2zebra is absent from {', '.join(map(str, candidates))}")
+    from harness.registry import TASKS
+    report = sanity_check(TASKS.get("horse2zebra"), data_root=root, max_images=25)
+    assert report.ok, report.problems
+    assert len(report.stats) == 100 and set(report.stats["domain"]) == {"horse", "zebra"}

@@ -141,6 +141,19 @@ def test_http_error_names_url(server, tmp_path):
         fetch(server.base + "/missing.zip", tmp_path / "m.zip", timeout=5)
 
 
+def test_unreachable_mirror_falls_through_to_the_next(server, tmp_path):
+    import socket
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/tiny2set.zip"
+    server.files["/tiny2set.zip"] = _zip_bytes()
+    source = DataSource("cyclegan", "tiny2set", (dead, server.base + "/tiny2set.zip"), "zip")
+    assert download(source, tmp_path, timeout=5).n_files == 12
+    server.files.clear()
+    with pytest.raises(HarnessError, match="no mirror .* answered"):
+        download(DataSource("cyclegan", "other", (dead,), "zip"), tmp_path, timeout=5)
+
+
 def _source(server, name="tiny2set") -> DataSource:
     return DataSource("cyclegan", name, (server.base + "/missing.zip", server.base + f"/{name}.zip"), "zip")
 

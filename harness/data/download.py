@@ -116,7 +116,8 @@ def fetch(url: str, dest: Path, timeout: float = 60.0,
                                       f"the partial file was removed, run again to restart") from exc
         raise HarnessError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadInterrupted(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from exc
+        # Nothing received: not resumable progress, so the next mirror may be tried.
+        raise HarnessError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from exc
     with response:
         if have and response.status == 206:
             start = _content_range_start(response.headers.get("Content-Range"))
