@@ -20,7 +20,6 @@ that is empty, has unreadable images, or whose train and test splits are wildly 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,6 @@ from harness.errors import HarnessError
 from harness.io import write_text
 from harness.tasks import TaskSpec
 
-log = logging.getLogger(__name__)
 
 # Statistics on a 0..1 scale (box plots share one axis) and the geometric ones.
 INTENSITY_STATS = ["mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "brightness", "saturation", "contrast"]
