@@ -34,14 +34,14 @@ from harness.training.method import Method, MethodConfig, MethodContext
 
 
 @dataclass(frozen=True)
-class Pix2PixConfig(MethodConfig):
+class SupervisedGANConfig(MethodConfig):
+    """Networks and test-time behaviour shared by the supervised family (pix2pix, GAN, cGAN, FAL)."""
+
     # pix2pix uses BCE whatever the schedule's default (LSGAN) says; recorded as resolved.
     gan_loss: Optional[Literal["lsgan", "vanilla", "wgangp"]] = "vanilla"
     # Dropout as noise and batch statistics at test time, as the pix2pix test script (no .eval()).
     inference_mode: Literal["eval", "train"] = "train"
     conditional_d: bool = True  # D sees concat(input, output); False: the output only ("GAN")
-    use_l1: bool = True
-    lambda_l1: float = 100.0  # weight of the L1 term when use_l1
     ngf: int = 64
     ndf: int = 64
     n_layers_d: int = 3  # 70x70 PatchGAN
@@ -50,13 +50,19 @@ class Pix2PixConfig(MethodConfig):
     unet_depth: Optional[int] = None  # None: downsamplings to 1x1 at the run's image size (recorded resolved)
 
 
+@dataclass(frozen=True)
+class Pix2PixConfig(SupervisedGANConfig):
+    use_l1: bool = True
+    lambda_l1: float = 100.0  # weight of the L1 term when use_l1
+
+
 class PairedGAN(Method):
     """The shared base of the supervised family: a (G, D) pair and two optimizers per direction."""
 
     config_class = Pix2PixConfig
     settings = ("supervised",)
 
-    def __init__(self, config: Pix2PixConfig, context: MethodContext):
+    def __init__(self, config: SupervisedGANConfig, context: MethodContext):
         super().__init__(config, context)
         if self.config.unet_depth is None:
             self.config = dataclasses.replace(self.config, unet_depth=unet_depth_for(context.image_size))
