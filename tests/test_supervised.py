@@ -205,3 +205,16 @@ def test_unsupervised_method_reads_cityscapes_unpaired(cityscapes_root, tmp_path
     result = json.loads((run_dir / "result.json").read_text())
     assert result["setting"] == "unsupervised"
     assert len(list((run_dir / "translations" / "B2A").glob("*.png"))) == 2
+
+
+def test_fal_resumes_exactly(tmp_path):
+    from harness.training.trainer import Interrupted
+    whole = execute(RunSpec("demo", "fal", "smoke", device="cpu", out=str(tmp_path / "a"), overrides=SMALL))
+    spec = RunSpec("demo", "fal", "smoke", device="cpu", out=str(tmp_path / "b"), overrides=SMALL)
+    with pytest.raises(Interrupted):
+        execute(spec, stop_at_step=4)
+    resumed = execute(spec)
+    a, b = (json.loads((d / "result.json").read_text()) for d in (whole, resumed))
+    assert b["run"]["resumed_from_step"] == 4
+    assert a["run"]["last_losses"] == b["run"]["last_losses"]
+    assert a["translations"]["B2A"]["sha256"] == b["translations"]["B2A"]["sha256"]
