@@ -16,6 +16,7 @@ Ranking a column (reference rows never compete):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -76,7 +77,9 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
         return None
     if np.std(a) == 0 and np.std(b) == 0:
         return 0.0 if np.mean(a) != np.mean(b) else 1.0
-    return float(_scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-identical seeds make scipy warn about precision; p is still usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(_scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def _overlap(a: Cell, b: Cell) -> bool:
