@@ -33,6 +33,7 @@ class BuiltTable:
     schedules: list[str] = field(default_factory=list)
     protocols: list[str] = field(default_factory=list)
     excluded_overrides: int = 0
+    not_evaluated: list[str] = field(default_factory=list)  # result files whose metrics are not in yet
 
     @property
     def competitors(self) -> list[BuiltRow]:
@@ -97,4 +98,5 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
             stats.rank([getattr(r, source)[i] for r in built if not r.reference], column.lower_is_better,
                        spec.decimals)
     return BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
-                      protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides)
+                      protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides,
+                      not_evaluated=sorted(runs[~runs.metrics_status.isin(["evaluated", "partial"])].file))

@@ -43,15 +43,19 @@ def legend(table: BuiltTable) -> list[str]:
                   f"metric protocol {', '.join(table.protocols) or 'none recorded'}.")
     else:
         origin = "Reproduced: no result files match this table yet."
+    what = ("paper = the paper's printed number; ours = reproduced; Δ = ours − paper. "
+            if spec.paper_table is not None else "")
     notes = [origin,
-             "paper = the paper's printed number; ours = reproduced; Δ = ours − paper. — = no run; "
-             "n/a = the run could not compute the metric (reason below).",
+             what + "— = no run (or not evaluated yet); n/a = the run could not compute the metric (reason below).",
              "± is the std over seeds when (n=k) is shown, else the std over KID subsets of the single run "
              "(the paper prints the latter).",
              f"Bold: best in its column (ties at the shown precision all bold); underlined/italic: not "
              f"distinguishable from the best (Welch p ≥ {ALPHA} with ≥2 seeds each, else overlapping ± intervals); "
              f"*: the best differs from the runner-up by Welch's t-test over seeds, p < {ALPHA}. "
              "Reference rows do not compete."]
+    if table.not_evaluated:
+        shown = ", ".join(table.not_evaluated[:3]) + (" …" if len(table.not_evaluated) > 3 else "")
+        notes.append(f"{len(table.not_evaluated)} result file(s) have no metrics yet (not evaluated): {shown}")
     if table.excluded_overrides:
         notes.append(f"{table.excluded_overrides} result(s) run with --set overrides are left out.")
     notes += list(spec.footnotes)
