@@ -74,12 +74,21 @@ def _select_runs(spec: TableSpec, runs: pd.DataFrame) -> tuple[list[RowSpec], li
     return rows, ref_rows, pd.concat([competing, ref_runs]), overrides
 
 
-def _reproduced(metrics: pd.DataFrame, method: str, column: ColumnSpec) -> Cell:
-    hits = metrics[(metrics.method == method) & (metrics.task == column.task) & (metrics.metric == column.metric)
-                   & ((metrics.direction_key == column.direction) | (metrics.direction_name == column.direction))]
-    ok = hits[hits.metric_status == "ok"].sort_values("seed")
-    reasons = sorted({f"{r.file}: {r.reason or r.metric_status}" for r in hits[hits.metric_status != "ok"].itertuples()})
-    return stats.from_runs(ok.value.tolist(), ok["std"].tolist(), ok.seed.tolist(), ok.file.tolist(), reasons)
+def _index(metrics: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """Metric rows keyed by (method, task, metric), as plain dicts (per-cell pandas filtering is slow)."""
+    index: dict[tuple, list[dict]] = {}
+    for rec in metrics.to_dict("records"):
+        index.setdefault((rec["method"], rec["task"], rec["metric"]), []).append(rec)
+    return index
+
+
+def _reproduced(index: dict[tuple, list[dict]], method: str, column: ColumnSpec) -> Cell:
+    hits = [r for r in index.get((method, column.task, column.metric), [])
+            if column.direction in (r["direction_key"], r["direction_name"])]
+    ok = sorted((r for r in hits if r["metric_status"] == "ok"), key=lambda r: r["seed"])
+    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits if r["metric_status"] != "ok"})
+    return stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
+                           [r["file"] for r in ok], reasons)
 
 
 def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
@@ -87,11 +96,11 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
     rows, ref_rows, runs, overrides = _select_runs(spec, collection.runs)
     metrics = collection.metrics[collection.metrics.file.isin(runs.file)]
     guard.check(spec.name, runs, metrics)
-    built = []
+    index, built = _index(metrics), []
     for row, is_ref in [(r, False) for r in rows] + [(r, True) for r in ref_rows]:
         reported = [stats.Cell() if is_ref else stats.from_paper(*(paper.reported(
             spec.paper_table, c.task, c.direction, c.metric, row.method) or (None, None))) for c in spec.columns]
-        reproduced = [_reproduced(metrics, row.source_method, c) for c in spec.columns]
+        reproduced = [_reproduced(index, row.source_method, c) for c in spec.columns]
         built.append(BuiltRow(row, is_ref, reported, reproduced))
     for i, column in enumerate(spec.columns):
         for source in ("reported", "reproduced"):

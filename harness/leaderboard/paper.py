@@ -30,10 +30,10 @@ def reported(table: Optional[int], task: str, direction: str, metric: str,
     """(value, std or None) the paper prints for one cell, or None when it prints nothing."""
     if table is None:
         return None
-    frame = paper_frame()
-    hit = frame[(frame.table == table) & (frame.task == task) & (frame.direction == direction)
-                & (frame.metric == metric) & (frame.method == method)]
-    if hit.empty:
-        return None
-    row = hit.iloc[0]
-    return float(row.value), (None if pd.isna(row["std"]) else float(row["std"]))
+    return _cells().get((table, task, direction, metric, method))
+
+
+@lru_cache(maxsize=None)
+def _cells() -> dict[tuple, tuple[float, Optional[float]]]:
+    return {(r.table, r.task, r.direction, r.metric, r.method): (float(r.value), None if pd.isna(r.std) else float(r.std))
+            for r in paper_frame().itertuples(index=False)}
