@@ -27,7 +27,8 @@ def handle(args: argparse.Namespace) -> int:
                                  table_dirs=tuple(Path(d) for d in args.tables), only=tuple(args.only))
     for table in outcome.written:
         filled, total = table.filled()
-        print(f"{table.spec.name}: {filled}/{total} reproduced cells -> {Path(args.out) / table.spec.name}.md/.tex/.csv")
+        target = Path(args.out) / table.spec.name
+        print(f"{table.spec.name}: {filled}/{total} reproduced cells -> {target}.md/.tex/.csv")
     print(f"index -> {Path(args.out) / 'README.md'}")
     if outcome.refused:
         raise HarnessError("\n".join(outcome.refused.values()))

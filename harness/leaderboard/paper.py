@@ -35,5 +35,5 @@ def reported(table: Optional[int], task: str, direction: str, metric: str,
 
 @lru_cache(maxsize=None)
 def _cells() -> dict[tuple, tuple[float, Optional[float]]]:
-    return {(r.table, r.task, r.direction, r.metric, r.method): (float(r.value), None if pd.isna(r.std) else float(r.std))
-            for r in paper_frame().itertuples(index=False)}
+    return {(r.table, r.task, r.direction, r.metric, r.method):
+            (float(r.value), None if pd.isna(r.std) else float(r.std)) for r in paper_frame().itertuples(index=False)}

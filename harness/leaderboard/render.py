@@ -50,7 +50,8 @@ def legend(table: BuiltTable) -> list[str]:
              "± is the std over seeds when (n=k) is shown, else the std over KID subsets of the single run "
              "(the paper prints the latter).",
              f"Bold: best in its column (ties at the shown precision all bold); underlined/italic: not "
-             f"distinguishable from the best (Welch p ≥ {ALPHA} with ≥2 seeds each, else overlapping ± intervals); "
+             f"distinguishable from the best (Welch p ≥ {ALPHA} with ≥2 seeds each, "
+             "else overlapping ± intervals); "
              f"*: the best differs from the runner-up by Welch's t-test over seeds, p < {ALPHA}. "
              "Reference rows do not compete."]
     if table.not_evaluated:
@@ -120,7 +121,8 @@ def to_markdown(table: BuiltTable) -> str:
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                 "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "×": r"$\times$", "—": "---",
-                "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$", "<": r"$<$", ">": r"$>$",
+                "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$",
+                "<": r"$<$", ">": r"$>$",
                 "’": "'", "“": "``", "”": "''"}
 
 
