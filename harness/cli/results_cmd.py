@@ -1,0 +1,65 @@
+"""`harness results`: every run under a results folder as one table (pandas), optionally saved as CSV."""
+from __future__ import annotations
+
+import argparse
+import io
+
+import pandas as pd
+
+from harness.io import write_text
+
+SHORT_METRIC = {"target_kid_x100": "tKID", "fused_kid_x100": "fKID", "fcn_per_pixel_acc": "pix",
+                "fcn_per_class_acc": "cls", "fcn_mean_iou": "IoU"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="list runs (task, method, seed, schedule, metrics, wall time); export CSV")
+    p.add_argument("--results", default="results", help="folder of result files (default: results)")
+    p.add_argument("--task", nargs="+", default=[], help="only these tasks")
+    p.add_argument("--method", nargs="+", default=[], help="only these methods")
+    p.add_argument("--schedule", default=None, help="only this schedule")
+    p.add_argument("--csv", default=None, metavar="FILE", help="also write the table to FILE as CSV")
+    p.add_argument("--long", action="store_true",
+                   help="with --csv: write the tidy long form (one row per run, direction and metric)")
+    p.set_defaults(handler=handle)
+
+
+def runs_table(runs: pd.DataFrame, metrics: pd.DataFrame, for_display: bool = False) -> pd.DataFrame:
+    """One row per run; one column per (direction, metric). Values are floats (empty when missing or
+    unavailable) for CSV; `for_display` formats them and writes n/a where the metric was unavailable."""
+    table = runs[["task", "method", "setting", "schedule", "seed", "status", "metrics_status", "wall_time_s",
+                  "file"]].copy()
+    if not metrics.empty:
+        cells = metrics.assign(
+            column=metrics.direction_name.astype(str) + " " + metrics.metric.map(lambda m: SHORT_METRIC.get(m, m)),
+            shown=[f"{v:.4g}" if s == "ok" and pd.notna(v) else "n/a" for v, s in zip(metrics.value,
+                                                                                       metrics.metric_status)])
+        wide = cells.pivot_table(index="file", columns="column", values="shown" if for_display else "value",
+                                 aggfunc="first", dropna=False)
+        table = table.merge(wide, left_on="file", right_index=True, how="left")
+    table = table.sort_values(["task", "method", "schedule", "seed"], kind="stable")
+    return table[[c for c in table.columns if c != "file"] + ["file"]].reset_index(drop=True)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from harness.leaderboard.collect import collect, filter_schedule
+
+    collection = filter_schedule(collect(args.results), args.schedule)
+    runs, metrics = collection.runs, collection.metrics
+    if args.task:
+        runs = runs[runs.task.isin(args.task)]
+    if args.method:
+        runs = runs[runs.method.isin(args.method)]
+    metrics = metrics[metrics.file.isin(runs.file)]
+    table = runs_table(runs, metrics)
+    if table.empty:
+        print(f"no result files under {args.results}")
+    else:
+        print(runs_table(runs, metrics, for_display=True).fillna("—").to_string(index=False))
+    if args.csv:
+        frame = metrics if args.long else table
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, lineterminator="\n")
+        write_text(args.csv, buffer.getvalue())
+        print(f"wrote {args.csv} ({len(frame)} rows)")
+    return 0

@@ -1,0 +1,111 @@
+"""Assemble one table: pick its results, guard the protocol, fill reported and reproduced cells, rank."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pandas as pd
+
+from harness.leaderboard import guard, paper, stats
+from harness.leaderboard.collect import Collection
+from harness.leaderboard.stats import Cell
+from harness.leaderboard.specs import REFERENCE_MODULE_PREFIX, ColumnSpec, RowSpec, TableSpec
+
+
+@dataclass
+class BuiltRow:
+    spec: RowSpec
+    reference: bool
+    reported: list[Cell]
+    reproduced: list[Cell]
+
+    def delta(self, i: int) -> Optional[float]:
+        """Reproduced minus reported; None when either is missing (never zero by default)."""
+        rep, ours = self.reported[i], self.reproduced[i]
+        return None if not (rep.present and ours.present) else ours.mean - rep.mean
+
+
+@dataclass
+class BuiltTable:
+    spec: TableSpec
+    rows: list[BuiltRow]
+    files: list[str] = field(default_factory=list)
+    schedules: list[str] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=list)
+    excluded_overrides: int = 0
+    not_evaluated: list[str] = field(default_factory=list)  # result files whose metrics are not in yet
+
+    @property
+    def competitors(self) -> list[BuiltRow]:
+        return [r for r in self.rows if not r.reference]
+
+    @property
+    def references(self) -> list[BuiltRow]:
+        return [r for r in self.rows if r.reference]
+
+    def filled(self) -> tuple[int, int]:
+        """(reproduced cells present, cells) over the competing rows."""
+        cells = [c for r in self.competitors for c in r.reproduced]
+        return sum(c.present for c in cells), len(cells)
+
+
+def _is_reference(runs: pd.DataFrame, spec: TableSpec) -> pd.Series:
+    by_class = runs.method_class.fillna("").astype(str).str.startswith(REFERENCE_MODULE_PREFIX)
+    return runs.method.isin(spec.reference_methods) | by_class
+
+
+def _select_runs(spec: TableSpec, runs: pd.DataFrame) -> tuple[list[RowSpec], list[RowSpec], pd.DataFrame, int]:
+    runs = runs[runs.task.isin(spec.tasks)]
+    overrides = int(runs.has_overrides.sum())
+    runs = runs[~runs.has_overrides.astype(bool)]  # `--set` ablations are not the method's paper config
+    reference = _is_reference(runs, spec)
+    competing = runs[~reference]
+    if spec.setting:
+        competing = competing[competing.setting == spec.setting]
+    if spec.auto_rows:
+        rows = [RowSpec(method=m) for m in sorted(competing.method.unique())]
+    else:
+        rows = list(spec.rows)
+    competing = competing[competing.method.isin([r.source_method for r in rows])]
+    ref_runs = runs[reference]
+    order = {m: i for i, m in enumerate(spec.reference_methods)}
+    ref_names = sorted(ref_runs.method.unique(), key=lambda m: (order.get(m, len(order)), m))
+    ref_rows = [RowSpec(method=m) for m in ref_names]
+    return rows, ref_rows, pd.concat([competing, ref_runs]), overrides
+
+
+def _index(metrics: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """Metric rows keyed by (method, task, metric), as plain dicts (per-cell pandas filtering is slow)."""
+    index: dict[tuple, list[dict]] = {}
+    for rec in metrics.to_dict("records"):
+        index.setdefault((rec["method"], rec["task"], rec["metric"]), []).append(rec)
+    return index
+
+
+def _reproduced(index: dict[tuple, list[dict]], method: str, column: ColumnSpec) -> Cell:
+    hits = [r for r in index.get((method, column.task, column.metric), [])
+            if column.direction in (r["direction_key"], r["direction_name"])]
+    ok = sorted((r for r in hits if r["metric_status"] == "ok"), key=lambda r: r["seed"])
+    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits if r["metric_status"] != "ok"})
+    return stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
+                           [r["file"] for r in ok], reasons)
+
+
+def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
+    """The table `spec` filled from `collection`; raises `guard.ProtocolClash` on mixed protocols."""
+    rows, ref_rows, runs, overrides = _select_runs(spec, collection.runs)
+    metrics = collection.metrics[collection.metrics.file.isin(runs.file)]
+    guard.check(spec.name, runs, metrics)
+    index, built = _index(metrics), []
+    for row, is_ref in [(r, False) for r in rows] + [(r, True) for r in ref_rows]:
+        reported = [stats.Cell() if is_ref else stats.from_paper(*(paper.reported(
+            spec.paper_table, c.task, c.direction, c.metric, row.method) or (None, None))) for c in spec.columns]
+        reproduced = [_reproduced(index, row.source_method, c) for c in spec.columns]
+        built.append(BuiltRow(row, is_ref, reported, reproduced))
+    for i, column in enumerate(spec.columns):
+        for source in ("reported", "reproduced"):
+            stats.rank([getattr(r, source)[i] for r in built if not r.reference], column.lower_is_better,
+                       spec.decimals)
+    return BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
+                      protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides,
+                      not_evaluated=sorted(runs[~runs.metrics_status.isin(["evaluated", "partial"])].file))

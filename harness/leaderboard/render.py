@@ -1,0 +1,223 @@
+"""Render a built table as markdown (tabulate), LaTeX (booktabs table float) and tidy CSV.
+
+Every table shows, per column, the paper's number, the reproduced number and their difference
+(Δ = reproduced − reported). A missing number is "—", never zero; a metric that a result file
+records as unavailable is "n/a" with its reason in the notes. Reference rows come last, apart.
+"""
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+import pandas as pd
+from tabulate import tabulate
+
+from harness.leaderboard.build import BuiltRow, BuiltTable
+from harness.leaderboard.stats import ALPHA, Cell
+
+MISSING = "—"
+UNAVAILABLE = "n/a"
+SUB = ("paper", "ours", "Δ")
+
+
+def _number(x: float, d: int) -> str:
+    return f"{x:.{d}f}"
+
+
+def _core(cell: Cell, d: int) -> str:
+    return _number(cell.mean, d) if cell.std is None else f"{_number(cell.mean, d)} ± {_number(cell.std, d)}"
+
+
+def _delta(x: Optional[float], d: int) -> str:
+    if x is None:
+        return MISSING
+    text = f"{x:+.{d}f}"
+    return "+" + text[1:] if float(text) == 0 else text  # no "-0.00"
+
+
+def legend(table: BuiltTable) -> list[str]:
+    """The notes under a table: how to read it, where its numbers come from, its footnotes."""
+    spec = table.spec
+    if table.files:
+        origin = (f"Reproduced: {len(table.files)} result file(s), schedule {', '.join(table.schedules)}; "
+                  f"metric protocol {', '.join(table.protocols) or 'none recorded'}.")
+    else:
+        origin = "Reproduced: no result files match this table yet."
+    what = ("paper = the paper's printed number; ours = reproduced; Δ = ours − paper. "
+            if spec.paper_table is not None else "")
+    notes = [origin,
+             what + "— = no run (or not evaluated yet); n/a = the run could not compute the metric (reason below).",
+             "± is the std over seeds when (n=k) is shown, else the std over KID subsets of the single run "
+             "(the paper prints the latter).",
+             f"Bold: best in its column (ties at the shown precision all bold); underlined/italic: not "
+             f"distinguishable from the best (Welch p ≥ {ALPHA} with ≥2 seeds each, "
+             "else overlapping ± intervals); "
+             f"*: the best differs from the runner-up by Welch's t-test over seeds, p < {ALPHA}. "
+             "Reference rows do not compete."]
+    if table.not_evaluated:
+        shown = ", ".join(table.not_evaluated[:3]) + (" …" if len(table.not_evaluated) > 3 else "")
+        notes.append(f"{len(table.not_evaluated)} result file(s) have no metrics yet (not evaluated): {shown}")
+    if table.excluded_overrides:
+        notes.append(f"{table.excluded_overrides} result(s) run with --set overrides are left out.")
+    notes += list(spec.footnotes)
+    for row in table.rows:
+        for cell in row.reproduced:
+            notes += [f"n/a: {reason}" for reason in cell.unavailable]
+    return list(dict.fromkeys(notes))
+
+
+def _ours_text(cell: Cell, d: int) -> str:
+    if not cell.present:
+        return UNAVAILABLE if cell.unavailable else MISSING
+    return _core(cell, d) + (f" (n={cell.n})" if cell.std_kind == "seeds" else "")
+
+
+def _subs(table: BuiltTable) -> tuple[str, ...]:
+    """Sub-columns per column: paper, ours, Δ, or only ours for a table the paper does not have."""
+    return SUB if table.spec.paper_table is not None else ("ours",)
+
+
+def _cells(row: BuiltRow, d: int, style, with_paper: bool = True) -> list[str]:
+    out = []
+    for i in range(len(row.reported)):
+        rep, ours = row.reported[i], row.reproduced[i]
+        if with_paper:
+            out.append(style(rep, _core(rep, d)) if rep.present else MISSING)
+        if ours.present:
+            suffix = f" (n={ours.n})" if ours.std_kind == "seeds" else ""
+            out.append(style(ours, _core(ours, d), suffix))
+        else:
+            out.append(_ours_text(ours, d))
+        if with_paper:
+            out.append(_delta(row.delta(i), d))
+    return out
+
+
+# ---------------------------------------------------------------- markdown
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def _md_style(cell: Cell, core: str, suffix: str = "") -> str:
+    text = f"**{core}**" if cell.bold else f"_{core}_" if cell.close else core
+    return text + ("\\*" if cell.significant else "") + suffix
+
+
+def to_markdown(table: BuiltTable) -> str:
+    d, subs = table.spec.decimals, _subs(table)
+    wp = len(subs) > 1
+    headers = ["method"] + [f"{_md_escape(c.title)} {s}" for c in table.spec.columns for s in subs]
+    body = [[_md_escape(r.spec.title)] + _cells(r, d, _md_style, wp) for r in table.competitors]
+    if table.references:
+        body.append(["_reference rows_"] + [""] * (len(headers) - 1))
+        body += [[f"_{_md_escape(r.spec.title)}_"] + _cells(r, d, _md_style, wp) for r in table.references]
+    grid = tabulate(body, headers=headers, tablefmt="pipe", disable_numparse=True,
+                    colalign=["left"] + ["right"] * (len(headers) - 1))
+    notes = "\n".join(f"- {_md_escape(n)}" for n in legend(table))
+    return f"# {table.spec.title}\n\n{grid}\n\n{notes}\n"
+
+
+# ---------------------------------------------------------------- LaTeX
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "×": r"$\times$", "—": "---",
+                "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$",
+                "<": r"$<$", ">": r"$>$",
+                "’": "'", "“": "``", "”": "''"}
+
+
+def tex_escape(text: str) -> str:
+    """Plain text → LaTeX that pdflatex compiles without unicode packages (unknown non-ASCII becomes '?')."""
+    out = []
+    for ch in str(text):
+        if ch in _TEX_SPECIAL:
+            out.append(_TEX_SPECIAL[ch])
+        elif ord(ch) < 128:
+            out.append(ch)
+        else:
+            out.append("?")
+    return "".join(out)
+
+
+def _tex_core(core: str) -> str:
+    return "$" + core.replace(" ± ", r" \pm ") + "$"
+
+
+def _tex_style(cell: Cell, core: str, suffix: str = "") -> str:
+    math = _tex_core(core)
+    text = r"\textbf{\boldmath" + math + "}" if cell.bold else r"\underline{" + math + "}" if cell.close else math
+    if cell.significant:
+        text += "$^{*}$"
+    if suffix:
+        text += r" {\scriptsize (" + suffix.strip(" ()").replace("n=", "$n{=}") + "$)}"
+    return text
+
+
+def _tex_cells(row: BuiltRow, d: int, with_paper: bool) -> list[str]:
+    out = []
+    for text in _cells(row, d, _tex_style, with_paper):
+        if text.startswith(("$", "\\")):
+            out.append(text)  # already LaTeX
+        elif text[:1] in "+-" and text[1:2].isdigit():
+            out.append(f"${text}$")  # a signed Δ: a real minus sign
+        else:
+            out.append(tex_escape(text))
+    return out
+
+
+def to_latex(table: BuiltTable) -> str:
+    spec, d, k = table.spec, table.spec.decimals, len(_subs(table))
+    wp, n = k > 1, len(spec.columns)
+    width = 1 + k * n
+    groups = " & ".join(rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(c.title)}}}" for c in spec.columns)
+    rules = " ".join(rf"\cmidrule(lr){{{2 + k * i}-{1 + k * (i + 1)}}}" for i in range(n))
+    subs = " & ".join([tex_escape(s) for s in _subs(table)] * n)
+    lines = ["% Generated by `harness leaderboard` from result files; do not edit by hand.",
+             r"% Needs \usepackage{booktabs} and \usepackage{graphicx} in the preamble.",
+             r"\begin{table*}[t]", r"\centering", rf"\caption{{{tex_escape(spec.title)}}}",
+             rf"\label{{tab:{tex_escape(spec.name)}}}", r"\resizebox{\textwidth}{!}{%",
+             rf"\begin{{tabular}}{{l*{{{n}}}{{{'r' * k}}}}}", r"\toprule", rf" & {groups} \\", rules,
+             rf"Method & {subs} \\", r"\midrule"]
+    lines += [" & ".join([tex_escape(r.spec.title)] + _tex_cells(r, d, wp)) + r" \\" for r in table.competitors]
+    if table.references:
+        lines += [r"\midrule", rf"\multicolumn{{{width}}}{{l}}{{\textit{{Reference rows}}}} \\"]
+        lines += [" & ".join([rf"\textit{{{tex_escape(r.spec.title)}}}"] + _tex_cells(r, d, wp)) + r" \\"
+                  for r in table.references]
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\par\smallskip", r"\begin{minipage}{\textwidth}\footnotesize"]
+    lines += [tex_escape(note) + r"\par" for note in legend(table)]
+    lines += [r"\end{minipage}", r"\end{table*}"]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- CSV (tidy long form)
+CSV_COLUMNS = ["table", "task", "direction", "metric", "column", "method", "results_method", "reference", "source",
+               "value", "std", "std_kind", "n", "seeds", "bold", "close", "significant", "p_value", "delta",
+               "unavailable", "files"]
+
+
+def to_frame(table: BuiltTable) -> pd.DataFrame:
+    """One row per (row, column, source ∈ {reported, reproduced}); missing values are empty, not zero."""
+    records = []
+    for row in table.rows:
+        for i, col in enumerate(table.spec.columns):
+            for source, cell in (("reported", row.reported[i]), ("reproduced", row.reproduced[i])):
+                if row.reference and source == "reported":
+                    continue
+                records.append({
+                    "table": table.spec.name, "task": col.task, "direction": col.direction, "metric": col.metric,
+                    "column": col.title, "method": row.spec.method, "results_method": row.spec.source_method,
+                    "reference": row.reference, "source": source, "value": cell.mean, "std": cell.std,
+                    "std_kind": cell.std_kind, "n": cell.n if source == "reproduced" else None,
+                    "seeds": " ".join(map(str, cell.seeds)), "bold": cell.bold, "close": cell.close,
+                    "significant": cell.significant, "p_value": cell.p_value,
+                    "delta": row.delta(i) if source == "reproduced" else None,
+                    "unavailable": " | ".join(cell.unavailable), "files": " ".join(cell.files)})
+    frame = pd.DataFrame(records, columns=CSV_COLUMNS)
+    frame["n"] = frame["n"].astype("Int64")  # a count: empty for the paper's cells, never 0.0
+    return frame
+
+
+def to_csv(table: BuiltTable) -> str:
+    buffer = io.StringIO()
+    to_frame(table).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()

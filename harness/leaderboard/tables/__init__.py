@@ -1,0 +1,1 @@
+"""Leaderboard table definitions (YAML data files, one per table)."""
