@@ -163,10 +163,11 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
 def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: PreparedData) -> dict[str, Any]:
     """Hand the translations to the evaluation stage; its absence leaves an explicit 'not evaluated'."""
-    try:
-        from harness.evaluation import evaluate_run
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("harness.evaluation") is None:
         return dict(NOT_EVALUATED)
+    # Imported only when present, so a real import error inside the package is not hidden.
+    from harness.evaluation import evaluate_run
     return evaluate_run(run_dir, result, prepared)
 
 
