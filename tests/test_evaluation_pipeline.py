@@ -112,3 +112,23 @@ def test_demo_run_end_to_end_and_harness_evaluate(isolated, capsys):
         assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--extractor", name]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["target_kid_x100"]["status"] == "ok" and out["target_kid_x100"]["subset_size"] == 16
+
+
+def test_real_vs_real_reference_row(isolated, capsys):
+    from harness.cli import main
+    with tiny_extractor() as name:
+        args = ["evaluate", "--reference-rows", "--task", "demo", "--out", str(isolated / "results"),
+                "--extractor", name, "--schedule", "smoke"]
+        assert main(args) == 0
+        path = isolated / "results" / "demo" / "real-vs-real" / "smoke-seed0" / "result.json"
+        row = json.loads(path.read_text())
+        # 8 vs 8 images is below the default minimum of 10: refused, with the sizes
+        assert "8 generated and 8 reference" in row["metrics"]["directions"]["A2B"]["target_kid_x100"]["reason"]
+        assert main(args + ["--kid-min-images", "8"]) == 0
+    row = json.loads(path.read_text())
+    assert row["method"] == "real-vs-real" and row["reference_row"] is True
+    entry = row["metrics"]["directions"]["A2B"]["target_kid_x100"]
+    assert entry["status"] == "ok" and entry["n_generated"] == 8 and entry["n_reference"] == 8
+    assert entry["subset_size"] == 8
+    fused = row["metrics"]["directions"]["B2A"]["fused_kid_x100"]
+    assert fused["n_source"] == 16 and fused["n_target"] == 8

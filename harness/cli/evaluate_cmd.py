@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-rows", action="store_true", help="write the real-vs-real row of --task")
     p.add_argument("--task", help="task for --reference-rows")
     p.add_argument("--out", default="results", help="results folder for --reference-rows (default: results)")
+    p.add_argument("--schedule", default="paper", help="schedule whose test size --reference-rows uses")
     p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (else $HARNESS_INCEPTION_WEIGHTS "
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=None,
                    help="subset size (default: min(100, n_generated, n_reference); never above the smaller set)")
+    p.add_argument("--kid-min-images", type=int, default=10, help="refuse KID below this many images per set")
     p.add_argument("--metrics", default=None, help="comma-separated metric families (default: the task's)")
     p.add_argument("--label-side", choices=["A", "B"], default=None,
                    help="which domain holds colour labels for the FCN score (default: the domain named 'label')")
@@ -48,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def options_from_args(args: argparse.Namespace):
     from harness.evaluation import EvalOptions, KidOptions
     try:
-        kid = KidOptions(subsets=args.kid_subsets, subset_size=args.kid_subset_size, fused_mode=args.fused_mode)
+        kid = KidOptions(subsets=args.kid_subsets, subset_size=args.kid_subset_size, fused_mode=args.fused_mode,
+                         min_images=args.kid_min_images)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else None
@@ -75,7 +78,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         if not args.task:
             raise UsageError("--reference-rows needs --task")
         from harness.evaluation.reference_rows import write_real_vs_real
-        print(write_real_vs_real(args.task, args.out, options, args.data_root))
+        print(write_real_vs_real(args.task, args.out, options, args.data_root, args.schedule))
         return 0
     from harness.evaluation.rerun import reevaluate
     for run_dir in args.run_dir:
