@@ -85,3 +85,21 @@ def test_espnet_refuses_wrong_weights(tmp_path):
         locate_espnet_weights(bad)
     with pytest.raises(WeightsUnavailable, match="not found.*fix"):
         locate_espnet_weights(tmp_path / "missing.pth")
+
+
+def test_user_segmenter_by_path(tmp_path):
+    from harness.evaluation.segmenters import build_torchscript_segmenter
+
+    class RedIsRoad(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            red = (x[:, :1].float() > 127).float()
+            return torch.cat([red, 1 - red, torch.zeros_like(red).repeat(1, 18, 1, 1)], 1)
+
+    path = tmp_path / "seg.pt"
+    torch.jit.script(RedIsRoad()).save(str(path))
+    seg = build_torchscript_segmenter(str(path), torch.device("cpu"))
+    img = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
+    img[:, 0, :2] = 255
+    pred = seg.predict(img, (4, 4))
+    assert pred[0, :2].eq(0).all() and pred[0, 2:].eq(1).all()
+    assert seg.record()["segmenter"] == "torchscript:seg.pt"
