@@ -127,7 +127,12 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised")
     log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
              spec.schedule, spec.seed, device.device, trainer.total_steps)
-    outcome = trainer.fit(stop_at_step=stop_at_step)
+    if getattr(method, "trainable", True):
+        outcome = trainer.fit(stop_at_step=stop_at_step)
+    else:  # reference rows such as `identity` have nothing to train
+        from harness.training.trainer import TrainOutcome
+        outcome = TrainOutcome(steps=0, epochs=0, wall_time_s=0.0, resumed_from_step=0, last_losses={})
+    has_checkpoint = trainer.checkpoint_path.exists()
 
     translations = translate_test_set(method, prepared.split, image, device, run_dir / "translations", spec.seed)
     samples = save_sample_grids(method, prepared.split, image, device, run_dir, schedule.sample_count, spec.seed)
@@ -150,8 +155,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
         "run": {"run_id": spec.run_id, "steps": outcome.steps, "epochs": outcome.epochs,
                 "iters_per_epoch": trainer.iters_per_epoch, "wall_time_s": round(outcome.wall_time_s, 3),
                 "resumed_from_step": outcome.resumed_from_step, "last_losses": outcome.last_losses,
-                "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)),
-                "checkpoint_sha256": sha256_file(trainer.checkpoint_path),
+                "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)) if has_checkpoint else None,
+                "checkpoint_sha256": sha256_file(trainer.checkpoint_path) if has_checkpoint else None,
                 "n_parameters": sum(p.numel() for p in method.parameters())},
         "translations": translations,
         "samples": samples,
@@ -164,10 +169,11 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
 def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: PreparedData) -> dict[str, Any]:
     """Hand the translations to the evaluation stage; its absence leaves an explicit 'not evaluated'."""
-    try:
-        from harness.evaluation import evaluate_run
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("harness.evaluation") is None:
         return dict(NOT_EVALUATED)
+    # Imported only when present, so a real import error inside the package is not hidden.
+    from harness.evaluation import evaluate_run
     return evaluate_run(run_dir, result, prepared)
 
 

@@ -1,0 +1,87 @@
+"""`harness evaluate`: re-evaluate a run folder, score two plain folders, or write reference rows.
+
+- `harness evaluate RUN_DIR [--inception-weights PATH]`: recompute the metrics of a finished run
+  from its translations and rewrite its result.json atomically.
+- `harness evaluate --generated DIR --reference DIR [--source DIR]`: KID of any codebase's images;
+  prints JSON.
+- `harness evaluate --reference-rows --task T [--out DIR]`: the `real-vs-real` row (one half of
+  the real target test set against the other half), written as a result file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.errors import UsageError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="compute KID / FCN score for a run, two folders, or the reference rows")
+    p.add_argument("run_dir", nargs="*", help="run folder(s) holding result.json and translations/")
+    p.add_argument("--generated", help="folder of generated images (with --reference)")
+    p.add_argument("--reference", help="folder of real target-domain images (with --generated)")
+    p.add_argument("--source", help="folder of real source-domain images: adds fused-KID (with --generated)")
+    p.add_argument("--reference-rows", action="store_true", help="write the real-vs-real row of --task")
+    p.add_argument("--task", help="task for --reference-rows")
+    p.add_argument("--out", default="results", help="results folder for --reference-rows (default: results)")
+    p.add_argument("--schedule", default="paper", help="schedule whose test size --reference-rows uses")
+    p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
+    p.add_argument("--inception-weights", default=None, metavar="PATH",
+                   help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (else $HARNESS_INCEPTION_WEIGHTS "
+                        "or torch-fidelity's cache)")
+    p.add_argument("--extractor", default="inception-v3-compat", help="registered feature extractor")
+    p.add_argument("--segmenter", default="espnet-p2q8", help="registered segmenter for the FCN score")
+    p.add_argument("--segmenter-weights", default=None, metavar="PATH", help="weights file of the segmenter")
+    p.add_argument("--void-handling", default="exclude_void_logit", choices=["exclude_void_logit", "void_is_miss"])
+    p.add_argument("--fused-mode", default="union_balanced",
+                   choices=["union_balanced", "union_proportional", "mean_of_two"])
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subset-size", type=int, default=None,
+                   help="subset size (default: min(100, n_generated, n_reference); never above the smaller set)")
+    p.add_argument("--kid-min-images", type=int, default=10, help="refuse KID below this many images per set")
+    p.add_argument("--metrics", default=None, help="comma-separated metric families (default: the task's)")
+    p.add_argument("--label-side", choices=["A", "B"], default=None,
+                   help="which domain holds colour labels for the FCN score (default: the domain named 'label')")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(handler=handle_evaluate)
+
+
+def options_from_args(args: argparse.Namespace):
+    from harness.evaluation import EvalOptions, KidOptions
+    try:
+        kid = KidOptions(subsets=args.kid_subsets, subset_size=args.kid_subset_size, fused_mode=args.fused_mode,
+                         min_images=args.kid_min_images)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else None
+    return EvalOptions(extractor=args.extractor, inception_weights=args.inception_weights, kid=kid,
+                       segmenter=args.segmenter, segmenter_weights=args.segmenter_weights,
+                       void_handling=args.void_handling, metrics=metrics, label_side=args.label_side,
+                       device=args.device)
+
+
+def handle_evaluate(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    modes = [bool(args.run_dir), bool(args.generated or args.reference), bool(args.reference_rows)]
+    if sum(modes) != 1:
+        raise UsageError("give RUN_DIR..., or --generated DIR --reference DIR, or --reference-rows --task T")
+    if args.generated or args.reference:
+        if not (args.generated and args.reference):
+            raise UsageError("--generated and --reference go together")
+        from harness.evaluation import evaluate_folders
+        out = evaluate_folders(args.generated, args.reference, options, source=args.source)
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if args.reference_rows:
+        if not args.task:
+            raise UsageError("--reference-rows needs --task")
+        from harness.evaluation.reference_rows import write_real_vs_real
+        print(write_real_vs_real(args.task, args.out, options, args.data_root, args.schedule))
+        return 0
+    from harness.evaluation.rerun import reevaluate
+    for run_dir in args.run_dir:
+        path, status = reevaluate(run_dir, options, args.data_root)
+        print(f"{path}: {status}")
+    return 0
