@@ -171,3 +171,12 @@ def test_variant_trains_on_demo_and_records_options(tmp_path, name, extra):
     for direction in ("A2B", "B2A"):
         assert result["samples"][direction]["columns"] == ["input", "attention", "output"]
         assert result["translations"][direction]["n_images"] > 0
+
+
+def test_parameter_counts_match_the_reference_networks():
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+    # asgit_official_code.md: PHA = the basic PatchGAN; TAM without its unused u1 = 3,228,609; g = 75,649.
+    assert count(PHADiscriminator(3, 64)) == 2_764_737
+    assert count(TAMDiscriminator(3, 64)) == 3_228_609
+    assert count(LearnedTransfer()) == 75_649
