@@ -40,13 +40,39 @@ class CycleGAN(Method):
     def __init__(self, config: CycleGANConfig, context: MethodContext):
         super().__init__(config, context)
         c, ch = self.config, context.channels
-        self.G_AB = init_weights(ResnetGenerator(ch, ch, c.ngf, c.n_blocks, c.norm), c.init_gain)
-        self.G_BA = init_weights(ResnetGenerator(ch, ch, c.ngf, c.n_blocks, c.norm), c.init_gain)
-        self.D_A = init_weights(PatchDiscriminator(ch, c.ndf, 3, c.norm), c.init_gain)
-        self.D_B = init_weights(PatchDiscriminator(ch, c.ndf, 3, c.norm), c.init_gain)
+        self.G_AB = init_weights(self.build_generator(ch), c.init_gain)
+        self.G_BA = init_weights(self.build_generator(ch), c.init_gain)
+        self.D_A = init_weights(self.build_discriminator(ch), c.init_gain)
+        self.D_B = init_weights(self.build_discriminator(ch), c.init_gain)
         self.gan = GANLoss(c.gan_loss)
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.pool_A, self.pool_B = ImagePool(c.pool_size, seed), ImagePool(c.pool_size, seed + 1)
+
+    # ---- hooks for methods built on this step (e.g. attention-guided variants) ---------
+    def build_generator(self, channels: int) -> torch.nn.Module:
+        c = self.config
+        return ResnetGenerator(channels, channels, c.ngf, c.n_blocks, c.norm)
+
+    def build_discriminator(self, channels: int) -> torch.nn.Module:
+        c = self.config
+        return PatchDiscriminator(channels, c.ndf, 3, c.norm)
+
+    def generator_input(self, images: torch.Tensor, direction: str, batch: dict[str, Any]) -> torch.Tensor:
+        """What the `direction` generator sees for the real `images` of the batch (here: the images)."""
+        return images
+
+    def reconstruction_input(self, fakes: torch.Tensor, direction: str) -> torch.Tensor:
+        """What the `direction` generator sees when it maps `fakes` back in the cycle pass."""
+        return fakes
+
+    def identity_input(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        """What the `direction` generator sees for real images of its target domain (identity loss)."""
+        return images
+
+    def generator_adversarial(self, fake_B: torch.Tensor, fake_A: torch.Tensor,
+                              batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generators' GAN losses (A→B judged by D_B, B→A by D_A), discriminators frozen."""
+        return self.gan(self.D_B(fake_B), True), self.gan(self.D_A(fake_A), True)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.adam([*self.G_AB.parameters(), *self.G_BA.parameters()]),
@@ -55,19 +81,22 @@ class CycleGAN(Method):
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         c = self.config
         real_A, real_B = batch["A"], batch["B"]
-        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
-        rec_A, rec_B = self.G_BA(fake_B), self.G_AB(fake_A)
+        fake_B = self.G_AB(self.generator_input(real_A, "A2B", batch))
+        fake_A = self.G_BA(self.generator_input(real_B, "B2A", batch))
+        rec_A, rec_B = self.G_BA(self.reconstruction_input(fake_B, "B2A")), \
+            self.G_AB(self.reconstruction_input(fake_A, "A2B"))
 
         # Generators, with the discriminators frozen.
         self.set_requires_grad([self.D_A, self.D_B], False)
-        loss_gan_AB = self.gan(self.D_B(fake_B), True)
-        loss_gan_BA = self.gan(self.D_A(fake_A), True)
+        loss_gan_AB, loss_gan_BA = self.generator_adversarial(fake_B, fake_A, batch)
         loss_cycle = c.lambda_cycle * (F.l1_loss(rec_A, real_A) + F.l1_loss(rec_B, real_B))
         loss_g = loss_gan_AB + loss_gan_BA + loss_cycle
         losses = {"G_gan_AB": loss_gan_AB, "G_gan_BA": loss_gan_BA, "G_cycle": loss_cycle}
         if c.lambda_identity > 0:
             weight = c.lambda_cycle * c.lambda_identity
-            loss_idt = weight * (F.l1_loss(self.G_AB(real_B), real_B) + F.l1_loss(self.G_BA(real_A), real_A))
+            idt_B = self.G_AB(self.identity_input(real_B, "A2B"))
+            idt_A = self.G_BA(self.identity_input(real_A, "B2A"))
+            loss_idt = weight * (F.l1_loss(idt_B, real_B) + F.l1_loss(idt_A, real_A))
             loss_g = loss_g + loss_idt
             losses["G_identity"] = loss_idt
         self.optimize("G", loss_g)

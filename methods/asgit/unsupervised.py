@@ -1,0 +1,142 @@
+"""Unsupervised ASGIT: the CycleGAN step with attention-guided generator inputs (Eqs. 1-5, 10-11).
+
+Built on `baselines.cyclegan.CycleGAN` through its hooks, so the losses and update order are
+CycleGAN's (ResNet-9 generators, LSGAN, cycle 10, pools of 50, G step then D step). What ASGIT
+changes:
+- discriminators are PHA or TAM attention discriminators (`attention.py`);
+- the translation pass sees x' = x ⊕ g(M_x); with `attn_source="memory"` (paper, Eq. 1) M_x is the
+  stored map of D_Y on G's output for this image at its previous visit, written from the G-step
+  forward pass; with `"online"` (the reference code's v2) it is D_X's live map of x;
+- the reconstruction pass is unguided (literal Eq. 10) unless `recon_guidance="online"` (v2);
+- one transfer block g, shared by G and F, trains in the generators' optimizer.
+Naming: D_A judges domain A (the paper's D_X), D_B judges B (D_Y).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from baselines.cyclegan import CycleGAN, CycleGANConfig
+from harness.nets import ResnetGenerator
+from harness.training.method import MethodContext
+from methods.asgit.guidance import AttentionGuidance
+from methods.asgit.options import AttentionOptions, register_variant
+from methods.asgit.transfer import unguided
+
+
+@dataclass(frozen=True)
+class AsgitCycleConfig(AttentionOptions, CycleGANConfig):
+    # P19: Eq. 11 has no identity term and the reference ASGIT models use 0 (CycleGAN's code: 0.5).
+    lambda_identity: float = 0.0
+    # P6/P7: the paper's feedback loop (per-image memory, D_Y's map of G(x)) for all four variants;
+    # "online" is the reference v2 (README's Alpha runs): D_X's live map of the real input.
+    attn_source: Literal["memory", "online"] = "memory"
+    # P12: Eq. 10 writes F(G(x)) with no map (reference v1); "online" guides it with the live map of
+    # the discriminator of the fake's domain (reference v2).
+    recon_guidance: Literal["none", "online"] = "none"
+
+
+class AsgitCycle(AttentionGuidance, CycleGAN):
+    """ASGIT on the CycleGAN backbone; the registered variants fix `attention` and `injection`."""
+
+    config_class = AsgitCycleConfig
+    settings = ("unsupervised",)
+
+    def __init__(self, config: AsgitCycleConfig, context: MethodContext):
+        super().__init__(config, context)
+        self.transfer = self.make_transfer()
+        self.memory = self.make_memory()
+
+    # ---- networks (CycleGAN hooks) --------------------------------------------------------
+    def build_generator(self, channels: int) -> torch.nn.Module:
+        c = self.config
+        return ResnetGenerator(self.generator_channels(), channels, c.ngf, c.n_blocks, c.norm)
+
+    def build_discriminator(self, channels: int) -> torch.nn.Module:
+        return self.make_discriminator(channels, self.config.ndf, self.config.norm)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.adam([*self.G_AB.parameters(), *self.G_BA.parameters(), *self.transfer.parameters()]),
+                "D": self.adam([*self.D_A.parameters(), *self.D_B.parameters()])}
+
+    # ---- attention ------------------------------------------------------------------------
+    def discriminator_of(self, side: str) -> torch.nn.Module:
+        """The discriminator that judges domain `side` ("A" or "B")."""
+        return self.D_A if side == "A" else self.D_B
+
+    @torch.no_grad()
+    def live_map(self, side: str, images: torch.Tensor) -> torch.Tensor:
+        _, raw = self.discriminator_of(side)(images, with_map=True)
+        return self.finish(raw)
+
+    # ---- the CycleGAN step's hooks ----------------------------------------------------------
+    def generator_input(self, images: torch.Tensor, direction: str, batch: dict[str, Any]) -> torch.Tensor:
+        source = direction[0]
+        if self.config.attn_source == "memory":
+            attention = self.memory.read(source, batch[f"{source}_id"], images.device)
+        else:
+            attention = self.live_map(source, images)
+        return self.guide(images, attention, self.transfer)
+
+    def reconstruction_input(self, fakes: torch.Tensor, direction: str) -> torch.Tensor:
+        if self.config.recon_guidance == "online":
+            return self.guide(fakes, self.live_map(direction[0], fakes), self.transfer)
+        return unguided(fakes, self.config.injection)
+
+    def identity_input(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        # Reference: v1 (memory) feeds the identity pass unguided, v2 (online) guides it with the
+        # live map of the discriminator of the images' own domain.
+        if self.config.attn_source == "online":
+            return self.guide(images, self.live_map(direction[-1], images), self.transfer)
+        return unguided(images, self.config.injection)
+
+    def generator_adversarial(self, fake_B: torch.Tensor, fake_A: torch.Tensor,
+                              batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits_B, raw_B = self.D_B(fake_B, with_map=True)
+        logits_A, raw_A = self.D_A(fake_A, with_map=True)
+        if self.config.attn_source == "memory":
+            # Eq. 1: x's next visit is guided by D_Y's map of G(x) from this forward pass (D before its update).
+            self.memory.write("A", batch["A_id"], self.finish(raw_B))
+            self.memory.write("B", batch["B_id"], self.finish(raw_A))
+        return self.gan(logits_B, True), self.gan(logits_A, True)
+
+    # ---- inference ------------------------------------------------------------------------
+    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        c = self.config
+        if c.test_placeholder == "code" and c.attn_source == "online":
+            attention = self.live_map(direction[0], images)  # reference v2 tests with the trained D's map
+        else:
+            attention = self.placeholder(images)
+        generator = self.G_AB if direction == "A2B" else self.G_BA
+        return generator(self.guide(images, attention, self.transfer))
+
+    def visuals(self, images: torch.Tensor, direction: str) -> dict[str, torch.Tensor]:
+        """Attention = the target discriminator's map of the output (what the memory would store), then the output."""
+        output = self.translate(images, direction)
+        _, raw = self.discriminator_of(direction[-1])(output, with_map=True)
+        return {"attention": self.display(raw, images.shape[-1]), "output": output}
+
+    # ---- state ------------------------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        return {**super().extra_state(), "memory": self.memory.state_dict()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self.memory.load_state_dict(state.pop("memory"))
+        super().load_extra_state(state)
+
+
+AsgitPhaRhp = register_variant("asgit-pha-rhp", AsgitCycle,
+                               "ASGIT PHA+RHP (paper default): post-hoc attention, x·(1+g(M)), CycleGAN backbone",
+                               attention="pha", injection="rhp", attn_norm="minmax")
+AsgitPhaAlpha = register_variant("asgit-pha-alpha", AsgitCycle,
+                                 "ASGIT PHA+Alpha: post-hoc attention, [x, g(M)] 4-channel input, CycleGAN backbone",
+                                 attention="pha", injection="alpha", attn_norm="minmax")
+AsgitTamRhp = register_variant("asgit-tam-rhp", AsgitCycle,
+                               "ASGIT TAM+RHP: trainable attention branch in D, x·(1+g(M)), CycleGAN backbone",
+                               attention="tam", injection="rhp", attn_norm="none")
+AsgitTamAlpha = register_variant("asgit-tam-alpha", AsgitCycle,
+                                 "ASGIT TAM+Alpha: trainable attention branch in D, [x, g(M)], CycleGAN backbone",
+                                 attention="tam", injection="alpha", attn_norm="none")
