@@ -13,6 +13,10 @@ from harness.results import SCHEMA_VERSION, load_result
 from harness.training.trainer import Interrupted
 
 
+# Small networks keep checkpoints small; the full-size CycleGAN runs once, in the first test.
+TINY = {"ngf": 8, "ndf": 8, "n_blocks": 2}
+
+
 def model_tensors(run_dir):
     return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["model"]
 
@@ -42,8 +46,9 @@ def test_demo_smoke_run_writes_a_complete_result(tmp_path):
 
 
 def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path):
-    straight = execute(RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "a")))
-    spec = RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "b"))
+    straight = execute(RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "a"),
+                               overrides=TINY))
+    spec = RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "b"), overrides=TINY)
     with pytest.raises(Interrupted):
         execute(spec, stop_at_step=5)  # between checkpoints (every 2 steps): step 5 is redone
     assert not (spec.run_dir / "result.json").exists()
@@ -59,21 +64,26 @@ def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path):
 
 
 def test_complete_run_is_skipped_and_other_config_refused(tmp_path):
-    spec = RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path))
+    done = execute(RunSpec("demo", "cyclegan", "smoke", seed=1, device="cpu", out=str(tmp_path), overrides=TINY))
+    stamp = (done / "result.json").stat().st_mtime_ns
+    assert execute(RunSpec("demo", "cyclegan", "smoke", seed=1, device="cpu", out=str(tmp_path),
+                           overrides=TINY)) == done
+    assert (done / "result.json").stat().st_mtime_ns == stamp  # skipped, not retrained
+    spec = RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path), overrides=TINY)
     with pytest.raises(Interrupted):
         execute(spec, stop_at_step=2)
     with pytest.raises(HarnessError, match="different run"):
         # Same folder, another run: refuse rather than mix checkpoints.
         spec_file = spec.run_dir / "run.json"
         data = json.loads(spec_file.read_text())
-        data["spec"]["overrides"] = {"lambda_identity": 0.0}
+        data["spec"]["overrides"] = {**TINY, "lambda_identity": 0.0}
         spec_file.write_text(json.dumps(data))
         execute(spec)
 
 
 def test_cli_run_and_unknown_override(tmp_path, capsys):
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(tmp_path),
-                 "--set", "lambda_identity=0", "--set", "pool_size=0"])
+                 "--set", "lambda_identity=0", "--set", "pool_size=0", "--set", "ngf=8", "--set", "ndf=8"])
     assert code == 0
     path = capsys.readouterr().out.strip().splitlines()[-1]
     result = load_result(path)
