@@ -115,8 +115,13 @@ def _average_gradients_hook(optimizer: torch.optim.Optimizer, args: Any, kwargs:
 
 def weights_digest(module: nn.Module) -> str:
     """sha256 over every parameter and buffer, in state_dict order (bit-exact comparison)."""
+    return state_digest(module.state_dict())
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """`weights_digest` of a saved state_dict (e.g. a checkpoint's "model")."""
     digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
+    for name, tensor in state.items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
