@@ -202,6 +202,8 @@ def one_step_difference(cfg: BenchConfig) -> float:
 
 # ---- timing ---------------------------------------------------------------------------------
 def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callable[[], None]) -> float:
+    if not batches:
+        return 0.0
     sync()
     start = time.perf_counter()
     for batch in batches:
