@@ -177,6 +177,11 @@ class Trainer:
             step, epoch, iteration = pos["step"], pos["epoch"], pos["iteration"]
             history_wall = payload["trainer"].get("wall_time_s", 0.0)
             log.info("resuming from step %d (epoch %d, iteration %d)", step, epoch, iteration)
+            saved_world = payload["trainer"].get("world_size", 1)
+            if saved_world != self.dist.world_size:
+                raise HarnessError(f"checkpoint {self.checkpoint_path} was written by {saved_world} process(es); "
+                                   f"resume it with the same number (not {self.dist.world_size}), since the "
+                                   "position within the epoch depends on it")
             if step > self.total_steps:
                 raise HarnessError(f"checkpoint {self.checkpoint_path} is at step {step}, past the schedule's "
                                    f"{self.total_steps} steps; it belongs to another schedule")
