@@ -6,7 +6,8 @@ generators, freeze the discriminators, `backward_G` (identity, GAN and cycle los
 unfreeze, then `backward_D_A` and `backward_D_B` (two backward passes, each loss halved, image
 pools) and step D. It runs on copies of the very networks the harness method builds (same
 `harness.nets` classes, same weights, same sizes), in the same process and on the same device,
-with the reference's plain fp32 eager execution. The harness side is the real
+with the reference's plain fp32 eager execution and torch's default global settings (the
+harness's own settings, e.g. deterministic algorithms on the CPU, are restored for its steps). The harness side is the real
 `baselines.cyclegan.CycleGAN.training_step` called through the trainer's `train_step` with the
 trainer's device setup (bf16 autocast and channels_last on CUDA; fp32 on the CPU) and the
 trainer's per-step loss bookkeeping.
@@ -212,6 +213,16 @@ def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callab
     return (time.perf_counter() - start) / len(batches)
 
 
+def _global_flags() -> tuple[bool, bool, bool]:
+    return (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.utils.deterministic.fill_uninitialized_memory)
+
+
+def _set_global_flags(flags: tuple[bool, bool, bool]) -> None:
+    torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+    torch.utils.deterministic.fill_uninitialized_memory = flags[2]
+
+
 def bench_training_step(cfg: BenchConfig) -> dict[str, Any]:
     """Seconds per step of both sides (median over alternating blocks), speedup and images/second."""
     method, reference, device = build_pair(cfg)
@@ -220,9 +231,17 @@ def bench_training_step(cfg: BenchConfig) -> dict[str, Any]:
     def harness_step(batch: dict) -> None:
         tracker.add(train_step(method, device, batch))
 
+    harness_flags = _global_flags()
+
     def reference_step(batch: dict) -> None:
-        reference.set_input(batch)
-        reference.optimize_parameters()
+        # The reference code runs with torch's defaults (no deterministic algorithms).
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
+        try:
+            reference.set_input(batch)
+            reference.optimize_parameters()
+        finally:
+            _set_global_flags(harness_flags)
 
     sync = torch.cuda.synchronize if device.is_cuda else (lambda: None)
     batches = make_batches(cfg, max(cfg.iters, cfg.warmup, 1))
