@@ -22,9 +22,10 @@ from harness.io import sha256_file, sha256_text, write_json
 from harness.registry import METHODS, SCHEDULES, TASKS
 from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
 from harness.tasks import ImageSpec, TaskSpec
+from harness.training import distributed
 from harness.training.device import setup_device
 from harness.training.method import Method, MethodContext
-from harness.training.trainer import Trainer, iters_per_epoch
+from harness.training.trainer import Trainer, TrainOptions, TrainOutcome, iters_per_epoch
 from harness.translate import save_sample_grids, translate_test_set
 
 log = logging.getLogger("harness.pipeline")
@@ -41,10 +42,15 @@ class RunSpec:
     data_root: Optional[str] = None
     out: str = "results"
     overrides: dict = field(default_factory=dict)
+    # Trainer options that change results (TrainOptions: batch_size, lr_rule); part of the run id.
+    train: dict = field(default_factory=dict)
+    compile: bool = False  # torch.compile on CUDA: speed only, like `device`
 
     @property
     def run_id(self) -> str:
-        suffix = f"-{sha256_text(repr(sorted(self.overrides.items())))[:8]}" if self.overrides else ""
+        key = sorted(self.overrides.items()) if not self.train else \
+            (sorted(self.overrides.items()), sorted(self.train.items()))
+        suffix = f"-{sha256_text(repr(key))[:8]}" if self.overrides or self.train else ""
         return f"{self.schedule}-seed{self.seed}{suffix}"
 
     @property
@@ -74,7 +80,8 @@ def image_spec(task: TaskSpec, setting: str, schedule) -> ImageSpec:
     return spec
 
 
-def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData) -> tuple[Method, str, ImageSpec]:
+def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
+                 world_size: int = 1) -> tuple[Method, str, ImageSpec]:
     method_cls = METHODS.get(spec.method, where="--methods")
     schedule = SCHEDULES.get(spec.schedule, where="--schedule")
     setting = setting_for(method_cls, task)
@@ -82,7 +89,7 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData) -> tuple
     n_items = len(prepared.split.train["A"]) if setting == "supervised" else \
         max(len(prepared.split.train["A"]), len(prepared.split.train["B"]))
     context = MethodContext(image.crop_size, image.channels, setting, schedule, task.domains,
-                            iters_per_epoch(n_items, schedule))
+                            iters_per_epoch(n_items, schedule, spec.train.get("batch_size"), world_size))
     config = from_dict(method_cls.config_class, spec.overrides, where=f"--set for {spec.method}")
     return method_cls(config, context), setting, image
 
@@ -102,7 +109,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     spec_file = run_dir / RUN_SPEC
     if spec_file.exists():
         previous = RunSpec(**{k: v for k, v in _read_json(spec_file)["spec"].items()})
-        if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root) != spec:
+        if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
+                               compile=spec.compile) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
         log.info("resuming the unfinished run in %s", run_dir)
 
@@ -112,26 +120,32 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     import numpy as np
     random.seed(spec.seed)
     np.random.seed(spec.seed)
-    device = setup_device(spec.device)
-    method, setting, image = build_method(spec, task, prepared)
+    device = setup_device(spec.device, compile=spec.compile)
+    main = device.dist.is_main
+    method, setting, image = build_method(spec, task, prepared, device.dist.world_size)
     method = device.prepare_module(method)
     method.amp_dtype = device.amp_dtype
     method.optimizers = method.configure_optimizers()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not spec_file.exists():
+    if main and not spec_file.exists():
         write_json(spec_file, {"spec": dataclasses.asdict(spec), "created_at": now_iso()})
         prepared.split.save(run_dir / "split.json")
-    _attach_log_file(run_dir)
+    if main:
+        _attach_log_file(run_dir)
 
     env = {**environment(), "device": device.record()}  # the code as it was when training started
-    trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised")
+    trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised",
+                      from_dict(TrainOptions, spec.train, where="train options"))
     log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
              spec.schedule, spec.seed, device.device, trainer.total_steps)
     if getattr(method, "trainable", True):
         outcome = trainer.fit(stop_at_step=stop_at_step)
     else:  # reference rows such as `identity` have nothing to train
-        from harness.training.trainer import TrainOutcome
         outcome = TrainOutcome(steps=0, epochs=0, wall_time_s=0.0, resumed_from_step=0, last_losses={})
+    rank_digests = trainer.ranks_agree()
+    if not main:  # data-parallel workers: rank 0 alone translates, evaluates and writes
+        distributed.shutdown(device.dist)
+        return run_dir
     has_checkpoint = trainer.checkpoint_path.exists()
 
     translations = translate_test_set(method, prepared.split, image, device, run_dir / "translations", spec.seed)
@@ -157,13 +171,16 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
                 "resumed_from_step": outcome.resumed_from_step, "last_losses": outcome.last_losses,
                 "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)) if has_checkpoint else None,
                 "checkpoint_sha256": sha256_file(trainer.checkpoint_path) if has_checkpoint else None,
-                "n_parameters": sum(p.numel() for p in method.parameters())},
+                "n_parameters": sum(p.numel() for p in method.parameters()),
+                "trainer": trainer.record(), "weights_sha256": rank_digests[0],
+                **({"rank_weights_sha256": rank_digests} if device.dist.enabled else {})},
         "translations": translations,
         "samples": samples,
     }
     result["metrics"] = evaluate_after_training(run_dir, result, prepared)
     write_result(run_dir, result)
     log.info("wrote %s", run_dir / RESULT_NAME)
+    distributed.shutdown(device.dist)
     return run_dir
 
 

@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train methods on a task and write one result per run")
     p.add_argument("--task", required=True, help="a registered task (harness list tasks)")
     p.add_argument("--methods", required=True, help="comma-separated method names, or 'all'")
-    p.add_argument("--schedule", default="smoke", help="paper, short or smoke (default: smoke)")
+    p.add_argument("--schedule", default="smoke",
+                   help="paper, short or smoke (default: smoke), or a schedule YAML file (registered under its name)")
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one run per seed (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="method config override, e.g. --set lambda_identity=0 (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that already have a result")
+    add_train_options(p)
     p.set_defaults(handler=handle_run)
 
     r = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
@@ -30,6 +32,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     r.add_argument("--data-root", default=None)
     r.set_defaults(handler=handle_resume)
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    """Trainer options shared by `run` and `grid`."""
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="per-process batch size (default: the schedule's; the paper uses 1); part of the run id")
+    p.add_argument("--lr-rule", default=None, choices=["none", "linear", "sqrt"],
+                   help="learning-rate rule for a larger effective batch (default none); recorded")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA speed option)")
+
+
+def train_options(args: argparse.Namespace) -> dict:
+    out = {}
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
+        out["batch_size"] = args.batch_size
+    if args.lr_rule is not None:
+        out["lr_rule"] = args.lr_rule
+    return out
+
+
+def resolve_schedule(value: str) -> str:
+    """A registered schedule name, or a YAML file whose schedule is registered under its own name."""
+    from pathlib import Path
+
+    from harness.schedules import load_schedule_file
+    if value.endswith((".yaml", ".yml")):
+        path = Path(value)
+        if not path.is_file():
+            raise UsageError(f"--schedule {value}: no such schedule file")
+        schedule = load_schedule_file(path)
+        if schedule.name in SCHEDULES:
+            if SCHEDULES.get(schedule.name) != schedule:
+                raise UsageError(f"--schedule {value}: its name {schedule.name!r} is taken by another schedule")
+        else:
+            SCHEDULES.register(schedule.name, schedule, description=schedule.description)
+        return schedule.name
+    SCHEDULES.get(value, where="--schedule")
+    return value
 
 
 def resolve_methods(value: str, task_name: str) -> list[str]:
@@ -50,7 +92,8 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
 
 def handle_run(args: argparse.Namespace) -> int:
     from harness.pipeline import RunSpec, execute
-    SCHEDULES.get(args.schedule, where="--schedule")
+    schedule = resolve_schedule(args.schedule)
+    train = train_options(args)
     methods = resolve_methods(args.methods, args.task)
     overrides = parse_overrides(args.overrides)
     if overrides and len(methods) > 1:
@@ -58,7 +101,8 @@ def handle_run(args: argparse.Namespace) -> int:
     failures = []
     for seed in args.seed:
         for name in methods:
-            spec = RunSpec(args.task, name, args.schedule, seed, args.device, args.data_root, args.out, overrides)
+            spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
+                           train, args.compile)
             try:
                 run_dir = execute(spec, force=args.force)
                 print(run_dir / "result.json")

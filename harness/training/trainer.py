@@ -2,16 +2,22 @@
 
 It owns the data stream, devices, AMP and channels_last on CUDA, learning-rate schedule,
 progress bar, loss log, non-finite loss detection, periodic full-state checkpoints and
-resume. Methods only provide networks, optimizers and `training_step`.
+resume, batch sizes above the schedule's (with a recorded learning-rate rule) and
+data-parallel training over several processes (`harness.training.distributed`). Methods
+only provide networks, optimizers and `training_step`.
+
+The step itself (`train_step`) performs no host-device synchronisation: losses are summed on
+the device and read once per logging interval, which is what keeps a GPU busy.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Literal, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -23,6 +29,7 @@ from harness.errors import HarnessError
 from harness.schedules import Schedule
 from harness.tasks import ImageSpec
 from harness.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from harness.training import distributed
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
 
@@ -46,37 +53,105 @@ class TrainOutcome:
     last_losses: dict[str, float]
 
 
-def iters_per_epoch(n_items: int, schedule: Schedule) -> int:
+@dataclass(frozen=True)
+class TrainOptions:
+    """Trainer options outside the schedule. `batch_size` None keeps the schedule's (the paper: 1).
+
+    With a larger effective batch (batch_size x processes) the learning rate follows `lr_rule`:
+    none (keep the schedule's), linear (x effective/schedule batch) or sqrt (x its square root,
+    the rule usually suggested for Adam). The rule and the resulting factor are recorded.
+    """
+
+    batch_size: Optional[int] = None
+    lr_rule: Literal["none", "linear", "sqrt"] = "none"
+
+
+def iters_per_epoch(n_items: int, schedule: Schedule, batch_size: Optional[int] = None, world_size: int = 1) -> int:
+    """Global iterations per epoch; each consumes batch_size items on each of world_size processes."""
     n = n_items if schedule.max_iters_per_epoch is None else min(n_items, schedule.max_iters_per_epoch)
-    return max(1, n // schedule.batch_size)
+    return max(1, n // ((batch_size or schedule.batch_size) * world_size))
+
+
+def lr_scale(rule: str, effective_batch: int, schedule_batch: int) -> float:
+    ratio = effective_batch / schedule_batch
+    return {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[rule]
+
+
+def train_step(method: Method, device: DeviceSetup, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Move one batch onto the device and run the method's step under the device's autocast."""
+    batch = device.to_device(batch)
+    with method.autocast():
+        return method.training_step(batch)
+
+
+class LossTracker:
+    """Running sums of the step losses and a non-finite flag, all kept on the device (no sync)."""
+
+    def __init__(self, device: torch.device):
+        self.bad = torch.zeros((), dtype=torch.bool, device=device)
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for name, value in losses.items():
+            value = value.detach().float()
+            self.bad |= ~torch.isfinite(value)
+            self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
+        self.count += 1
+
+    def pop_means(self) -> dict[str, float]:
+        """The interval's mean losses (the host-device sync happens here) and a fresh interval."""
+        means = {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
 
 
 class Trainer:
     def __init__(self, method: Method, data: PreparedData, schedule: Schedule, image: ImageSpec,
-                 device: DeviceSetup, run_dir: Path, seed: int, paired: bool):
+                 device: DeviceSetup, run_dir: Path, seed: int, paired: bool,
+                 options: TrainOptions = TrainOptions()):
         self.method, self.data, self.schedule, self.device = method, data, schedule, device
-        self.run_dir, self.seed = run_dir, seed
+        self.run_dir, self.seed, self.options = run_dir, seed, options
+        self.dist = device.dist
+        self.batch_size = options.batch_size or schedule.batch_size
+        if self.batch_size < 1:
+            raise HarnessError(f"batch size must be at least 1, not {self.batch_size}")
         self.dataset = TrainSet(data.split, image, paired)
         self.paired = paired
-        self.iters_per_epoch = iters_per_epoch(len(self.dataset), schedule)
+        self.iters_per_epoch = iters_per_epoch(len(self.dataset), schedule, self.batch_size, self.dist.world_size)
         self.total_steps = self.iters_per_epoch * schedule.epochs
         self.checkpoint_path = run_dir / "checkpoints" / CHECKPOINT_NAME
+        self.effective_batch = self.batch_size * self.dist.world_size
+        self.lr_factor = lr_scale(options.lr_rule, self.effective_batch, schedule.batch_size)
         for opt in method.optimizers.values():
             for group in opt.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", group["lr"] * self.lr_factor)
+        if self.dist.enabled:
+            distributed.broadcast_state(method)
+            distributed.install_gradient_averaging(method.optimizers)
+
+    def record(self) -> dict[str, Any]:
+        """What the trainer chose, for result.json."""
+        return {"batch_size": self.batch_size, "world_size": self.dist.world_size,
+                "effective_batch": self.effective_batch, "schedule_batch_size": self.schedule.batch_size,
+                "lr_rule": self.options.lr_rule, "lr_factor": self.lr_factor, "options": asdict(self.options)}
 
     # -- data ---------------------------------------------------------------------------
     def _batches(self, epoch: int, start_iter: int) -> list[list[tuple[int, int, int]]]:
-        bs = self.schedule.batch_size
+        """This process's batches of `epoch` from `start_iter` on: global batch i is split into
+        world_size consecutive shards, and rank r takes shard r (items carry their own augmentation
+        seeds, so each rank's data is fixed by (seed, epoch, rank) whatever the worker count)."""
+        bs, world, rank = self.batch_size, self.dist.world_size, self.dist.rank
         items = epoch_items(len(self.dataset.a), len(self.dataset.b), self.paired, self.seed, epoch,
-                            limit=self.iters_per_epoch * bs)
-        batches = [items[i:i + bs] for i in range(0, self.iters_per_epoch * bs, bs)]
+                            limit=self.iters_per_epoch * bs * world)
+        batches = [items[(i * world + rank) * bs:(i * world + rank + 1) * bs] for i in range(self.iters_per_epoch)]
         return batches[start_iter:]
 
     def _loader(self, batches: list) -> DataLoader:
         return DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate,
                           num_workers=self.device.num_workers, pin_memory=self.device.pin_memory,
                           prefetch_factor=4 if self.device.num_workers else None,
+                          persistent_workers=False,
                           # A private generator: creating a loader must not draw from the global RNG,
                           # or a resumed run's dropout noise would differ from an uninterrupted run's.
                           generator=torch.Generator().manual_seed(self.seed))
@@ -92,66 +167,92 @@ class Trainer:
         start = time.perf_counter()
         step = epoch = iteration = 0
         history_wall = 0.0
+        main = self.dist.is_main
+        if main:
+            self._remove_stale_temporaries()
+        distributed.barrier(self.dist)
         if self.checkpoint_path.exists():
             payload = load_checkpoint(self.checkpoint_path, self.method)
             pos = payload["position"]
             step, epoch, iteration = pos["step"], pos["epoch"], pos["iteration"]
             history_wall = payload["trainer"].get("wall_time_s", 0.0)
             log.info("resuming from step %d (epoch %d, iteration %d)", step, epoch, iteration)
+            saved_world = payload["trainer"].get("world_size", 1)
+            if saved_world != self.dist.world_size:
+                raise HarnessError(f"checkpoint {self.checkpoint_path} was written by {saved_world} process(es); "
+                                   f"resume it with the same number (not {self.dist.world_size}), since the "
+                                   "position within the epoch depends on it")
             if step > self.total_steps:
                 raise HarnessError(f"checkpoint {self.checkpoint_path} is at step {step}, past the schedule's "
                                    f"{self.total_steps} steps; it belongs to another schedule")
+        if self.dist.enabled:
+            # Each rank its own random stream (dropout, noise), fixed by (seed, rank, position).
+            torch.manual_seed(hash((self.seed, self.dist.rank, step)) & 0x7FFF_FFFF)
         resumed_from = step
-        losses_log = (self.run_dir / "losses.jsonl").open("a", encoding="utf-8")
-        sums: dict[str, torch.Tensor] = {}
-        count = 0
-        bad = torch.zeros((), dtype=torch.bool, device=self.device.device)
+        losses_log = (self.run_dir / "losses.jsonl").open("a", encoding="utf-8") if main else None
+        tracker = LossTracker(self.device.device)
         last: dict[str, float] = {}
         bar = tqdm(total=self.total_steps, initial=step, desc=f"train {self.run_dir.parent.name}",
-                   unit="it", disable=None, dynamic_ncols=True)
+                   unit="it", disable=None if main else True, dynamic_ncols=True)
         try:
             while epoch < self.schedule.epochs:
                 for batch in self._loader(self._batches(epoch, iteration)):
                     self._set_lr(epoch, iteration)
                     self.method.step_count = step
-                    batch = self.device.to_device(batch)
-                    with self.method.autocast():
-                        losses = self.method.training_step(batch)
-                    for name, value in losses.items():
-                        value = value.detach().float()
-                        bad |= ~torch.isfinite(value)
-                        sums[name] = sums[name] + value if name in sums else value.clone()
-                    count += 1
+                    tracker.add(train_step(self.method, self.device, batch))
                     step += 1
                     iteration += 1
                     bar.update(1)
                     end_of_epoch = iteration == self.iters_per_epoch
                     if step % self.schedule.log_every == 0 or end_of_epoch:
-                        last = self._log(step, epoch, sums, count, bad, losses_log, bar)
-                        sums, count = {}, 0
+                        last = self._log(step, epoch, tracker, losses_log, bar)
                     if end_of_epoch:
                         epoch, iteration = epoch + 1, 0
                     if step % self.schedule.checkpoint_every == 0 or end_of_epoch:
-                        self._check_finite(bad, step)
-                        wall = history_wall + time.perf_counter() - start
-                        save_checkpoint(self.checkpoint_path, self.method,
-                                        {"step": step, "epoch": epoch, "iteration": iteration},
-                                        {"wall_time_s": wall})
+                        self._check_finite(tracker.bad, step)
+                        self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
                     if stop_at_step is not None and step >= stop_at_step:
                         raise Interrupted(f"stopped at step {step} as asked")
         finally:
             bar.close()
-            losses_log.close()
-        self._check_finite(bad, step)
+            if losses_log is not None:
+                losses_log.close()
+        self._check_finite(tracker.bad, step)
+        if self.dist.enabled:
+            distributed.average_float_buffers(self.method)
         return TrainOutcome(step, epoch, history_wall + time.perf_counter() - start, resumed_from, last)
 
-    def _log(self, step: int, epoch: int, sums: dict[str, torch.Tensor], count: int, bad: torch.Tensor,
-             sink, bar) -> dict[str, float]:
+    def ranks_agree(self) -> list[str]:
+        """Every rank's weights digest; raises if the ranks hold different weights."""
+        digests = distributed.gather_strings(self.dist, distributed.weights_digest(self.method))
+        if len(set(digests)) > 1:
+            raise HarnessError(f"data-parallel ranks ended with different weights: {digests}")
+        return digests
+
+    def _save(self, step: int, epoch: int, iteration: int, wall: float) -> None:
+        """Checkpoint on rank 0 while the other ranks wait, so all continue from the same file."""
+        if self.dist.enabled:
+            distributed.average_float_buffers(self.method)
+        if self.dist.is_main:
+            save_checkpoint(self.checkpoint_path, self.method,
+                            {"step": step, "epoch": epoch, "iteration": iteration},
+                            {"wall_time_s": wall, "world_size": self.dist.world_size})
+        distributed.barrier(self.dist)
+
+    def _remove_stale_temporaries(self) -> None:
+        # A process killed while writing leaves its temporary file; the checkpoint itself is intact.
+        folder = self.checkpoint_path.parent
+        if folder.is_dir():
+            for tmp in folder.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def _log(self, step: int, epoch: int, tracker: LossTracker, sink, bar) -> dict[str, float]:
         # The only host-device sync in the loop: once per logging interval.
-        self._check_finite(bad, step)
-        means = {k: float(v) / max(count, 1) for k, v in sums.items()}
-        sink.write(json.dumps({"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in means.items()}}) + "\n")
-        sink.flush()
+        self._check_finite(tracker.bad, step)
+        means = tracker.pop_means()
+        if sink is not None:
+            sink.write(json.dumps({"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in means.items()}}) + "\n")
+            sink.flush()
         bar.set_postfix({k: f"{v:.3f}" for k, v in list(means.items())[:4]}, refresh=False)
         return means
 
@@ -160,4 +261,3 @@ class Trainer:
             kept = f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() \
                 else "no checkpoint was written yet"
             raise NonFiniteLossError(f"a loss became NaN or inf by step {step}; training stopped and {kept}")
-
