@@ -11,10 +11,9 @@ A batch is the A and B images stacked, labelled by domain. Targets are, as in th
 a random permutation of the batch's labels (`two_domain_targets="permute"`, about half the
 samples are asked for their own domain); `"flip"` always asks for the other domain.
 
-Logged losses (unweighted, as the reference logs them): D_real, D_fake, D_cls, D_gp; G_fake, G_rec,
-G_cls are those of the latest generator update (repeated on the critic-only steps in between, so
-the trainer's per-interval means are not diluted by the steps without a generator update; absent
-before the first one).
+Logged losses (unweighted, as the reference logs them): D_real, D_fake, D_cls, D_gp every step;
+G_fake, G_rec, G_cls only on generator steps (the trainer averages each loss over the steps that
+reported it, so critic-only steps do not dilute them).
 """
 from __future__ import annotations
 
@@ -67,7 +66,6 @@ class StarGAN(Method):
         c, ch = self.config, context.channels
         self.G = StarGenerator(ch, 2, c.g_conv_dim, c.g_repeat_num)
         self.D = StarDiscriminator(context.image_size, ch, 2, c.d_conv_dim, c.d_repeat_num)
-        self.last_g_losses: dict[str, torch.Tensor] = {}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
@@ -115,8 +113,7 @@ class StarGAN(Method):
             g_cls = F.cross_entropy(cls_fake.float(), label_trg)
             g_rec = (x_real - self.G(x_fake, c_org)).abs().float().mean()
             self.optimize("G", g_fake + c.lambda_rec * g_rec + c.lambda_cls * g_cls)
-            self.last_g_losses = {"G_fake": g_fake.detach(), "G_rec": g_rec.detach(), "G_cls": g_cls.detach()}
-        losses.update(self.last_g_losses)
+            losses.update(G_fake=g_fake, G_rec=g_rec, G_cls=g_cls)
         return {k: v.detach() for k, v in losses.items()}
 
     def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
@@ -124,9 +121,3 @@ class StarGAN(Method):
         labels = torch.full((images.size(0),), target, dtype=torch.long, device=images.device)
         return self.G(images, self.one_hot(labels))
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"last_g_losses": {k: v.cpu() for k, v in self.last_g_losses.items()}}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        device = next(self.parameters()).device
-        self.last_g_losses = {k: v.to(device) for k, v in state["last_g_losses"].items()}

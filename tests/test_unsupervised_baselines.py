@@ -96,11 +96,9 @@ def test_gradient_penalty_on_known_critics():
 def test_stargan_updates_the_generator_every_n_critic_steps(tmp_path):
     run = execute(spec("stargan", tmp_path, n_critic=2))
     logged = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
-    # Smoke logs every step; between generator updates the latest G losses are repeated.
-    assert "G_rec" not in logged[0] and all("G_rec" in row and "D_gp" in row for row in logged[1:])
-    g_rec = [row["G_rec"] for row in logged[1:]]  # steps 2..9
-    assert all(g_rec[i] == g_rec[i + 1] for i in range(0, 8, 2))  # steps 2=3, 4=5, 6=7, 8=9
-    assert all(g_rec[i] != g_rec[i + 1] for i in range(1, 7, 2))  # a new G update at 4, 6, 8
+    # Smoke logs every step; generator losses appear only on generator steps 2, 4, 6, 8.
+    assert [row["step"] for row in logged if "G_rec" in row] == [2, 4, 6, 8]
+    assert all("D_gp" in row for row in logged)
     d_gp = [row["D_gp"] for row in logged]
     assert len(set(d_gp)) == len(d_gp)  # the critic trains every step
 

@@ -85,24 +85,28 @@ def train_step(method: Method, device: DeviceSetup, batch: dict[str, Any]) -> di
 
 
 class LossTracker:
-    """Running sums of the step losses and a non-finite flag, all kept on the device (no sync)."""
+    """Running sums of the step losses and a non-finite flag, all kept on the device (no sync).
+
+    Each loss is averaged over the steps that reported it, so a method that updates a network
+    only every few steps (StarGAN's n_critic) can return that network's losses only then.
+    """
 
     def __init__(self, device: torch.device):
         self.bad = torch.zeros((), dtype=torch.bool, device=device)
         self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, losses: dict[str, torch.Tensor]) -> None:
         for name, value in losses.items():
             value = value.detach().float()
             self.bad |= ~torch.isfinite(value)
             self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
-        self.count += 1
+            self.counts[name] = self.counts.get(name, 0) + 1
 
     def pop_means(self) -> dict[str, float]:
         """The interval's mean losses (the host-device sync happens here) and a fresh interval."""
-        means = {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
-        self.sums, self.count = {}, 0
+        means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
+        self.sums, self.counts = {}, {}
         return means
 
 
