@@ -139,11 +139,8 @@ def test_cli_describe(tmp_path, capsys):
 
 
 def test_sanity_check_on_real_horse2zebra():
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    candidates = [shared, Path("/work/shared/data")]
-    root = next((p for p in candidates if (p / "horse2zebra" / "trainA").is_dir()), None)
-    if root is None:
-        pytest.skip(f"real data folder horse2zebra is absent from {', '.join(map(str, candidates))}")
+    from conftest import shared_data
+    root = shared_data("horse2zebra").parent
     from harness.registry import TASKS
     report = sanity_check(TASKS.get("horse2zebra"), data_root=root, max_images=25)
     assert report.ok, report.problems
