@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -46,7 +45,7 @@ from PIL import Image
 from harness.data.layouts import IMAGE_EXTENSIONS
 from harness.data.manifest import build_manifest
 from harness.errors import HarnessError
-from harness.io import sha256_file, write_json, write_text
+from harness.io import sha256_file, staged_folder, write_json, write_text
 
 DAY, NIGHT = "daytime", "night"
 PAPER_COUNTS = {"A": 7870, "B": 8592}
@@ -134,20 +133,12 @@ def build_day2night(bdd_root: Path, label_files: list[Path], out: Path, n_day: O
     for side in "AB":
         if not chosen[side]:
             raise HarnessError(f"no {'day' if side == 'A' else 'night'} images found: check --labels and --bdd-root")
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged_folder(out) as staging:
         jobs = [(side, name) for side in "AB" for name in chosen[side]]
         for side in "AB":
             (staging / side).mkdir(parents=True)
         for side, name in tqdm(jobs, desc="day2night", unit="img", disable=not progress or None):
             crop_resize(available[name], size, crop).save(staging / side / f"{Path(name).stem}.jpg", quality=95)
-        if out.exists():
-            out.rmdir()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     manifest = build_manifest(out)
     record = {"task": "day2night", "source": "BDD100K", "bdd_root": str(bdd_root),
               "label_files": {str(p): sha256_file(p) for p in label_files},

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -34,7 +33,7 @@ from PIL import Image
 
 from harness.data.manifest import build_manifest
 from harness.errors import HarnessError
-from harness.io import write_json
+from harness.io import staged_folder, write_json
 
 PROVENANCE_FILE = ".provenance.json"
 CYCLEGAN_FOLDERS = ("trainA", "trainB", "testA", "testB")
@@ -113,10 +112,8 @@ def export_dataset(dsdict, out: Path, dataset_id: str, revision: Optional[str] =
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise HarnessError(f"{out} already exists and is not empty; choose another --out or remove it")
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
     counts, dropped = {}, 0
-    try:
+    with staged_folder(out) as staging:
         for folder, rows in _rows_by_folder(dsdict).items():
             if not rows:
                 continue
@@ -133,12 +130,6 @@ def export_dataset(dsdict, out: Path, dataset_id: str, revision: Optional[str] =
             counts[folder] = len(seen)
         if not counts:
             raise HarnessError(f"{dataset_id} holds no images")
-        if out.exists():
-            out.rmdir()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     provenance = {"source": "huggingface", "dataset_id": dataset_id, "revision": revision or "default",
                   "resolved_revision": resolved_revision, "datasets_version": datasets.__version__,
                   "counts": counts, "repeated_images_skipped": dropped,
