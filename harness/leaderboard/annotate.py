@@ -94,8 +94,11 @@ def ceiling_note(cells: list[Cell], segmenters: list[str]) -> list[str]:
     return notes
 
 
-def excluded_note(metrics: pd.DataFrame) -> list[str]:
+def excluded_note(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
+    """One note for every value in the table's columns that a test-only tool computed."""
     gone = metrics[metrics.metric_status == EXCLUDED]
+    gone = pd.concat([_column_rows(gone, spec, i) for i in range(len(spec.columns))]).drop_duplicates(
+        ["file", "direction_key", "metric"])
     if gone.empty:
         return []
     tools = ", ".join(sorted(set(gone.tool.dropna().astype(str)))) or "unnamed"

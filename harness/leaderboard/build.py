@@ -7,7 +7,7 @@ from typing import Optional
 import pandas as pd
 
 from harness.leaderboard import annotate, guard, paper, stats
-from harness.leaderboard.collect import Collection
+from harness.leaderboard.collect import EXCLUDED, Collection
 from harness.leaderboard.stats import Cell
 from harness.leaderboard.specs import REFERENCE_MODULE_PREFIX, ColumnSpec, RowSpec, TableSpec
 
@@ -102,9 +102,13 @@ def _reproduced(index: dict[tuple, list[dict]], method: str, column: ColumnSpec)
     hits = [r for r in index.get((method, column.task, column.metric), [])
             if column.direction in (r["direction_key"], r["direction_name"])]
     ok = sorted((r for r in hits if r["metric_status"] == "ok"), key=lambda r: r["seed"])
-    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits if r["metric_status"] != "ok"})
-    return stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
+    # test-only values are explained once, in the table's "Left out" note, not per file
+    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits
+                      if r["metric_status"] not in ("ok", EXCLUDED)})
+    cell = stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
                            [r["file"] for r in ok], reasons)
+    cell.test_only = any(r["metric_status"] == EXCLUDED for r in hits)
+    return cell
 
 
 def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
@@ -135,7 +139,7 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
 
 def _annotate(spec: TableSpec, runs: pd.DataFrame, metrics: pd.DataFrame, built: list[BuiltRow]) -> list[str]:
     """Mark re-implemented rows, append the segmenter-ceiling row; return the notes they need."""
-    notes = annotate.excluded_note(metrics)
+    notes = annotate.excluded_note(spec, metrics)
     provenance = annotate.reimplemented_rows(runs)
     for row in built:
         if row.spec.source_method in provenance:

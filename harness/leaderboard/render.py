@@ -84,7 +84,7 @@ def unavailable_notes(table: BuiltTable) -> list[str]:
 
 def _ours_text(cell: Cell, d: int) -> str:
     if not cell.present:
-        return UNAVAILABLE if cell.unavailable else MISSING
+        return UNAVAILABLE if cell.unavailable or cell.test_only else MISSING
     return _core(cell, d) + (f" (n={cell.n})" if cell.std_kind == "seeds" else "")
 
 
@@ -141,7 +141,7 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "×": r"$\times$", "—": "---",
                 "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$",
                 "<": r"$<$", ">": r"$>$",
-                "’": "'", "“": "``", "”": "''"}
+                "’": "'", "“": "``", "”": "''", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}"}
 
 
 def tex_escape(text: str) -> str:
