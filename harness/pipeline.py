@@ -130,11 +130,12 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
     env = {**environment(), "device": device.record()}  # the code as it was when training started
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised")
-    log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
-             spec.schedule, spec.seed, device.device, trainer.total_steps)
     if getattr(method, "trainable", True):
+        log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
+                 spec.schedule, spec.seed, device.device, trainer.total_steps)
         outcome = trainer.fit(stop_at_step=stop_at_step)
     else:  # reference rows such as `identity` have nothing to train
+        log.info("%s on %s: nothing to train (reference row); translating the test set", spec.method, spec.task)
         from harness.training.trainer import TrainOutcome
         outcome = TrainOutcome(steps=0, epochs=0, wall_time_s=0.0, resumed_from_step=0, last_losses={})
     has_checkpoint = trainer.checkpoint_path.exists()

@@ -213,6 +213,24 @@ def test_fused_kid_columns_are_footnoted_and_reasons_are_grouped(tmp_path):
     assert "‡" not in "".join(t2.column_markers)  # target-KID follows the paper's definition
 
 
+def test_results_listing_orders_columns_and_says_when_nothing_was_computable(tmp_path, capsys):
+    root = tmp_path / "results"
+    missing = {"status": "unavailable", "reason": "Inception weights not found"}
+    write(root, "horse2zebra", "unit", 0, {d: {"fused_kid_x100": missing, "target_kid_x100": missing}
+                                           for d in ("B2A", "A2B")}, metrics_status="not_evaluated")
+    path = write(root, "horse2zebra", "cyclegan", 0, {})
+    data = read(path)
+    data["metrics"] = {"status": "not_evaluated", "reason": "no evaluation has been run on this result"}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert cli_main(["results", "--results", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    assert [h for h in header if h in ("H2Z", "Z2H", "tKID", "fKID")] == ["H2Z", "tKID", "H2Z", "fKID", "Z2H",
+                                                                          "tKID", "Z2H", "fKID"]
+    status = {line.split()[1]: line.split()[6] for line in lines[1:]}
+    assert status == {"cyclegan": "not_evaluated", "unit": "unavailable"}
+
+
 def test_a_result_without_metric_entries_is_listed_as_not_evaluated(tmp_path):
     root = tmp_path / "results"
     path = write(root, "horse2zebra", "cyclegan", 0, {})
