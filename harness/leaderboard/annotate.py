@@ -71,10 +71,11 @@ def caption(spec: TableSpec, segmenters: list[str]) -> str:
 def segmenter_notes(spec: TableSpec, segmenters: list[str]) -> list[str]:
     if not any(c.metric in FCN_METRICS for c in spec.columns):
         return []
-    paper = " the paper's columns are Caffe FCN-8s scores as printed;" if spec.paper_table is not None else ""
+    in_paper = spec.paper_table is not None
+    paper = " the paper's columns are Caffe FCN-8s scores as printed;" if in_paper else ""
     if segmenters:
-        ours = (f" the reproduced label→photo scores use {', '.join(segmenters)}, not FCN-8s, so their Δ compares "
-                "two different segmenters;")
+        ours = (f" the reproduced label→photo scores use {', '.join(segmenters)}, not FCN-8s"
+                + (", so their Δ compares two different segmenters;" if in_paper else ";"))
     else:
         ours = " no reproduced label→photo score yet;"
     return [f"FCN score:{paper}{ours} photo→label scores map each generated label image to the nearest "
@@ -83,8 +84,8 @@ def segmenter_notes(spec: TableSpec, segmenters: list[str]) -> list[str]:
 
 def ceiling_note(cells: list[Cell], segmenters: list[str]) -> list[str]:
     who = ", ".join(segmenters) or "the segmenter"
-    notes = [f"Segmenter ceiling: {who} on the real test photos (the best a translation can score with this "
-             "segmenter); recorded by evaluation with each label→photo result, not a competitor."]
+    notes = [f"Segmenter ceiling: what the real test photos score with {who} (how far generated photos are from "
+             "real ones for this segmenter); recorded by evaluation with each label→photo result, not a competitor."]
     spread = [c for c in cells if c.present and c.extra["range"][1] - c.extra["range"][0] > 1e-9]
     if spread:
         lo = min(c.extra["range"][0] for c in spread)

@@ -3,7 +3,8 @@
 A table names its columns (task, direction, metric, label), its rows (the paper's method name,
 the harness method whose results fill it, a printed label) and the reference methods shown
 apart at the bottom. Adding a table is adding a YAML file here or in a folder passed with
-`harness leaderboard --tables DIR`; no code changes.
+`harness leaderboard --tables DIR`; no code changes. A title may contain `{fcn_score}`, which
+becomes "FCN-score (<segmenter>)" naming the segmenter of the reproduced numbers.
 """
 from __future__ import annotations
 
