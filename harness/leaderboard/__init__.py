@@ -48,8 +48,11 @@ def index_markdown(specs: list[TableSpec], outcome: Outcome, results: Path, sche
         if spec.name in built:
             table = built[spec.name]
             filled, total = table.filled()
+            cells = f"{filled}/{total}"
+            if not table.files:  # say what would fill it, so an empty table is not a mystery
+                cells += f" (no {spec.setting + ' ' if spec.setting else ''}results for {', '.join(spec.tasks)})"
             files = " · ".join(f"[{ext}]({spec.name}.{ext})" for ext in ("md", "tex", "csv"))
-            lines.append(f"| {spec.name} | {table.caption} | {filled}/{total} | {', '.join(table.schedules) or '—'} "
+            lines.append(f"| {spec.name} | {table.caption} | {cells} | {', '.join(table.schedules) or '—'} "
                          f"| {files} |")
         elif spec.name in outcome.refused:
             lines.append(f"| {spec.name} | {caption(spec, [])} | refused: mixed protocols (see below) | — | — |")
