@@ -94,8 +94,13 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
     return method_cls(config, context), setting, image
 
 
-def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = None) -> Path:
-    """Run one (task, method, schedule, seed); resume it if its folder holds an unfinished run."""
+def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = None,
+            eval_options: Any = None) -> Path:
+    """Run one (task, method, schedule, seed); resume it if its folder holds an unfinished run.
+
+    `eval_options` (a `harness.evaluation.EvalOptions`, e.g. with `inception_weights`) go to the
+    evaluation at the end; None: the defaults (weights from $HARNESS_INCEPTION_WEIGHTS or the cache).
+    """
     task = TASKS.get(spec.task, where="--task")
     schedule = SCHEDULES.get(spec.schedule, where="--schedule")
     METHODS.get(spec.method, where="--methods")
@@ -136,11 +141,12 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     env = {**environment(), "device": device.record()}  # the code as it was when training started
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised",
                       from_dict(TrainOptions, spec.train, where="train options"))
-    log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
-             spec.schedule, spec.seed, device.device, trainer.total_steps)
     if getattr(method, "trainable", True):
+        log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
+                 spec.schedule, spec.seed, device.device, trainer.total_steps)
         outcome = trainer.fit(stop_at_step=stop_at_step)
     else:  # reference rows such as `identity` have nothing to train
+        log.info("%s on %s: nothing to train (reference row); translating the test set", spec.method, spec.task)
         outcome = TrainOutcome(steps=0, epochs=0, wall_time_s=0.0, resumed_from_step=0, last_losses={})
     rank_digests = trainer.ranks_agree()
     if not main:  # data-parallel workers: rank 0 alone translates, evaluates and writes
@@ -177,24 +183,26 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
         "translations": translations,
         "samples": samples,
     }
-    result["metrics"] = evaluate_after_training(run_dir, result, prepared)
+    result["metrics"] = evaluate_after_training(run_dir, result, prepared, eval_options)
     write_result(run_dir, result)
     log.info("wrote %s", run_dir / RESULT_NAME)
     distributed.shutdown(device.dist)
     return run_dir
 
 
-def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: PreparedData) -> dict[str, Any]:
+def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: PreparedData,
+                            options: Any = None) -> dict[str, Any]:
     """Hand the translations to the evaluation stage; its absence leaves an explicit 'not evaluated'."""
     import importlib.util
     if importlib.util.find_spec("harness.evaluation") is None:
         return dict(NOT_EVALUATED)
     # Imported only when present, so a real import error inside the package is not hidden.
     from harness.evaluation import evaluate_run
-    return evaluate_run(run_dir, result, prepared)
+    return evaluate_run(run_dir, result, prepared, options)
 
 
-def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str] = None) -> Path:
+def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str] = None,
+           eval_options: Any = None) -> Path:
     spec_file = Path(run_dir) / RUN_SPEC
     if not spec_file.exists():
         raise UsageError(f"{run_dir} is not a run folder (no {RUN_SPEC}); start runs with `harness run`")
@@ -211,7 +219,7 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
     spec = RunSpec(**data)
     if spec.run_dir.resolve() != run_path.resolve():
         raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
-    return execute(spec)
+    return execute(spec, eval_options=eval_options)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

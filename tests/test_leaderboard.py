@@ -35,9 +35,10 @@ def kid(value, std, flavour="target", weights="w-inception"):
             "weights_sha256": weights}
 
 
-def fcn(value, weights="w-espnet"):
-    return {"status": "ok", "value": value, "segmenter": "espnet-c-p2q8", "weights_sha256": weights,
-            "metric_id": FCN_ID}
+def fcn(value, weights="w-espnet", ceiling=None):
+    entry = {"status": "ok", "value": value, "segmenter": "espnet-c-p2q8", "weights_sha256": weights,
+             "metric_id": FCN_ID}
+    return entry if ceiling is None else {**entry, "ceiling": ceiling}
 
 
 def unavailable(reason):
@@ -66,15 +67,20 @@ def write_result(root: Path, task: str, method: str, seed: int, metrics: dict | 
     return path
 
 
+CEILING = (0.81, 0.40, 0.33)  # the segmenter on the real photos, recorded on every label→photo entry
+
+
 def fcn_dirs(l2p, p2l):
     names = ("fcn_per_pixel_acc", "fcn_per_class_acc", "fcn_mean_iou")
-    return {"B2A": {n: fcn(v) for n, v in zip(names, l2p)}, "A2B": {n: fcn(v) for n, v in zip(names, p2l)}}
+    return {"B2A": {n: fcn(v, ceiling=c) for n, v, c in zip(names, l2p, CEILING)},
+            "A2B": {n: fcn(v) for n, v in zip(names, p2l)}}
 
 
 @pytest.fixture
 def table4_results(tmp_path: Path) -> Path:
     """Cityscapes: three seeds of CycleGAN and asgit-pha-rhp, one UNIT run with an unavailable metric,
-    a segmenter-ceiling reference run, and a supervised pix2pix run that Table 4 must ignore."""
+    an identity reference run, the segmenter ceiling recorded on every label→photo entry, and a supervised
+    pix2pix run that Table 4 must ignore."""
     root = tmp_path / "results"
     for seed, (a, b) in enumerate([(0.40, 0.41), (0.42, 0.43), (0.41, 0.42)]):
         write_result(root, "cityscapes", "cyclegan", seed, fcn_dirs((a, 0.15, 0.10), (0.55, 0.20, 0.17)))
@@ -82,8 +88,8 @@ def table4_results(tmp_path: Path) -> Path:
     unit = fcn_dirs((0.47, 0.16, 0.11), (0.58, 0.18, 0.14))
     unit["A2B"]["fcn_mean_iou"] = unavailable("segmenter weights not found at weights/x.pth; fix: download them")
     write_result(root, "cityscapes", "unit", 0, unit)
-    write_result(root, "cityscapes", "segmenter-ceiling", 0, fcn_dirs((0.81, 0.40, 0.33), (0.90, 0.50, 0.40)),
-                 method_class="harness.reference_methods.segmenter_ceiling.SegmenterCeiling")
+    write_result(root, "cityscapes", "identity", 0, fcn_dirs((0.05, 0.03, 0.01), (0.90, 0.50, 0.40)),
+                 method_class="harness.reference_methods.identity.Identity")
     write_result(root, "cityscapes", "pix2pix", 0, fcn_dirs((0.61, 0.22, 0.16), (0.80, 0.43, 0.32)),
                  setting="supervised")
     return root
@@ -172,8 +178,9 @@ def test_user_defined_table_without_code_matches_golden(tmp_path):
 def test_table4_maps_paper_names_marks_significance_and_sets_reference_rows_apart(table4_results):
     table = built_table4(table4_results)
     rows = {r.spec.method: r for r in table.rows}
-    assert [r.spec.method for r in table.references] == ["segmenter-ceiling"]
-    assert table.rows[-1].reference  # references come last
+    assert [r.spec.method for r in table.references] == ["identity"]
+    assert [r.spec.method for r in table.ceilings] == ["segmenter-ceiling"]
+    assert table.rows[-1].ceiling and table.rows[-2].reference  # references come last, the ceiling after them
     pha = rows["asgit-pha"]  # filled from asgit-pha-rhp, as the footnote says
     assert pha.reproduced[0].n == 3 and pha.reproduced[0].mean == pytest.approx(0.52)
     # label→photo per-pixel: best, but the runner-up (UNIT, 0.47) has one seed, so no test and no mark
@@ -181,13 +188,16 @@ def test_table4_maps_paper_names_marks_significance_and_sets_reference_rows_apar
     # photo→label per-class: 0.22 x3 vs CycleGAN's 0.20 x3 (UNIT 0.18 is third): Welch says significant
     assert pha.reproduced[4].bold and pha.reproduced[4].significant and pha.reproduced[4].p_value < 0.05
     assert rows["cyclegan"].delta(0) == pytest.approx(0.41 - 0.42)
-    assert not rows["segmenter-ceiling"].reproduced[0].bold  # 0.81 would win, but references do not compete
+    ceiling = rows["segmenter-ceiling"]
+    assert ceiling.reproduced[0].mean == pytest.approx(0.81) and not ceiling.reproduced[0].bold  # never competes
+    assert not ceiling.reproduced[3].present  # photo→label has no segmenter, so no ceiling
+    assert not rows["identity"].reproduced[3].bold  # 0.90 would win, but references do not compete
     assert not rows["asgit-tam"].reproduced[0].present
     assert "pix2pix" not in rows  # supervised runs stay out of the unsupervised table
     md = render.to_markdown(table)
     assert "**0.52 ± 0.01** (n=3)" in md and "**0.22 ± 0.00**\\* (n=3)" in md
     assert "asgit-pha-rhp / asgit-tam-rhp" in md
-    assert "_reference rows_" in md and "_segmenter-ceiling_" in md
+    assert "_reference rows_" in md and "_segmenter ceiling_" in md and "_espnet-c-p2q8 on the real test photos_" in md
     assert "segmenter weights not found" in md  # the unavailable reason is in the notes
 
 
@@ -317,7 +327,7 @@ def test_cli_leaderboard_and_results(tmp_path, table4_results, capsys):
     csv_file = tmp_path / "runs.csv"
     assert cli_main(["results", "--results", str(table4_results), "--csv", str(csv_file)]) == 0
     printed = capsys.readouterr().out
-    assert "segmenter-ceiling" in printed and "label2photo pix" in printed and "n/a" in printed
+    assert "identity" in printed and "label2photo pix" in printed and "n/a" in printed
     runs = pd.read_csv(csv_file)
     assert len(runs) == 9 and set(runs.seed) == {0, 1, 2}
     unit = runs[runs.method == "unit"].iloc[0]

@@ -7,6 +7,7 @@ import io
 import pandas as pd
 
 from harness.io import write_text
+from harness.leaderboard.collect import EXCLUDED
 
 SHORT_METRIC = {"target_kid_x100": "tKID", "fused_kid_x100": "fKID", "fcn_per_pixel_acc": "pix",
                 "fcn_per_class_acc": "cls", "fcn_mean_iou": "IoU"}
@@ -24,19 +25,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
+def _shown(value, status) -> str:
+    if status == "ok" and pd.notna(value):
+        return f"{value:.4g}"
+    return "test-only" if status == EXCLUDED else "n/a"  # test-only: computed, but never a leaderboard number
+
+
 def runs_table(runs: pd.DataFrame, metrics: pd.DataFrame, for_display: bool = False) -> pd.DataFrame:
     """One row per run; one column per (direction, metric). Values are floats (empty when missing or
     unavailable) for CSV; `for_display` formats them and writes n/a where the metric was unavailable."""
     table = runs[["task", "method", "setting", "schedule", "seed", "status", "metrics_status", "wall_time_s",
                   "file"]].copy()
+    if for_display:  # evaluation ran but computed nothing (e.g. no Inception weights): say so
+        tried = runs.metrics_attempted.astype(bool) & (runs.metrics_status == "not_evaluated")
+        table.loc[tried, "metrics_status"] = "unavailable"
     if not metrics.empty:
         cells = metrics.assign(
             column=metrics.direction_name.astype(str) + " " + metrics.metric.map(lambda m: SHORT_METRIC.get(m, m)),
-            shown=[f"{v:.4g}" if s == "ok" and pd.notna(v) else "n/a" for v, s in zip(metrics.value,
-                                                                                       metrics.metric_status)])
+            shown=[_shown(v, s) for v, s in zip(metrics.value, metrics.metric_status)])
         wide = cells.pivot_table(index="file", columns="column", values="shown" if for_display else "value",
                                  aggfunc="first", dropna=False)
-        table = table.merge(wide, left_on="file", right_index=True, how="left")
+        # A2B before B2A, and per direction the metrics in the paper's order (tKID, fKID, pix, cls, IoU)
+        rank = {m: i for i, m in enumerate(SHORT_METRIC)}
+        order = cells.drop_duplicates("column").assign(r=cells.metric.map(lambda m: rank.get(m, len(rank))))
+        order = order.sort_values(["direction_key", "r", "column"], kind="stable").column.tolist()
+        table = table.merge(wide[order], left_on="file", right_index=True, how="left")
     table = table.sort_values(["task", "method", "schedule", "seed"], kind="stable")
     return table[[c for c in table.columns if c != "file"] + ["file"]].reset_index(drop=True)
 

@@ -25,12 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="method config override, e.g. --set lambda_identity=0 (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that already have a result")
     add_train_options(p)
+    add_inception_weights(p)
     p.set_defaults(handler=handle_run)
 
     r = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     r.add_argument("run_dir")
     r.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     r.add_argument("--data-root", default=None)
+    add_inception_weights(r)
     r.set_defaults(handler=handle_resume)
 
 
@@ -74,6 +76,29 @@ def resolve_schedule(value: str) -> str:
     return value
 
 
+def add_inception_weights(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inception-weights", default=None, metavar="PATH",
+                   help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for KID, as in `harness evaluate` "
+                        "(else $HARNESS_INCEPTION_WEIGHTS or torch-fidelity's cache)")
+
+
+def eval_options(args: argparse.Namespace):
+    """Evaluation options for the end of a run; None when nothing differs from the defaults.
+
+    An explicit --inception-weights is checked before any training: a wrong path would otherwise
+    only show up as 'KID unavailable' after the whole run."""
+    path = getattr(args, "inception_weights", None)
+    if not path:
+        return None
+    from harness.evaluation import EvalOptions
+    from harness.evaluation.inception import WeightsUnavailable, locate_inception_weights
+    try:
+        locate_inception_weights(path)
+    except WeightsUnavailable as exc:
+        raise UsageError(f"--inception-weights: {exc}") from exc
+    return EvalOptions(inception_weights=str(path))
+
+
 def resolve_methods(value: str, task_name: str) -> list[str]:
     from harness.pipeline import methods_for_task
     task = TASKS.get(task_name, where="--task")
@@ -96,6 +121,7 @@ def handle_run(args: argparse.Namespace) -> int:
     train = train_options(args)
     methods = resolve_methods(args.methods, args.task)
     overrides = parse_overrides(args.overrides)
+    options = eval_options(args)
     if overrides and len(methods) > 1:
         raise UsageError("--set applies to one method's config; run one method at a time with --set")
     failures = []
@@ -104,7 +130,7 @@ def handle_run(args: argparse.Namespace) -> int:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
                            train, args.compile)
             try:
-                run_dir = execute(spec, force=args.force)
+                run_dir = execute(spec, force=args.force, eval_options=options)
                 print(run_dir / "result.json")
             except UsageError:
                 raise
@@ -120,6 +146,6 @@ def handle_run(args: argparse.Namespace) -> int:
 
 def handle_resume(args: argparse.Namespace) -> int:
     from harness.pipeline import resume
-    run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root)
+    run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root, eval_options=eval_options(args))
     print(run_dir / "result.json")
     return 0

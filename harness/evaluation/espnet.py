@@ -211,6 +211,7 @@ class ESPNetSegmenter:
     void_handling: str = "exclude_void_logit"
     batch_size: int = 4
     name: str = "espnet-p2q8"
+    label: str = "ESPNet p2q8"  # how tables name its scores: "FCN-score (ESPNet p2q8)", never "FCN-8s"
 
     def __post_init__(self) -> None:
         if self.void_handling not in VOID_HANDLING:
@@ -220,8 +221,8 @@ class ESPNetSegmenter:
         self._std = torch.tensor(STD_BGR, device=self.device).view(1, 3, 1, 1)
 
     def record(self) -> dict[str, Any]:
-        return {"segmenter": self.name, "weights_sha256": self.weights.sha256, "void_handling": self.void_handling,
-                "input": "BGR, (x-mean)/std, bilinear to 512x1024, /255; logits bilinear to the label size"}
+        return {"segmenter": self.name, "segmenter_label": self.label, "weights_sha256": self.weights.sha256,
+                "void_handling": self.void_handling, "input": "BGR, (x-mean)/std, bilinear to 512x1024, /255; logits bilinear to the label size"}
 
     @torch.no_grad()
     def logits(self, images: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ def torch_fidelity_cache_path() -> Path:
 def fix_instructions() -> str:
     return (f"download {INCEPTION_URL} (sha256 starts with {INCEPTION_SHA256_PREFIX}) on a machine with internet "
             f"and either put it at {torch_fidelity_cache_path()}, set ${ENV_INCEPTION_WEIGHTS}=PATH, or pass "
-            f"--inception-weights PATH to `harness evaluate`; then run `harness evaluate RUN_DIR` to fill in KID")
+            f"--inception-weights PATH to `harness run` / `harness evaluate`; then run `harness evaluate RUN_DIR` to fill in KID")
 
 
 _hash_memo: dict[tuple[str, int, float], str] = {}

@@ -32,7 +32,8 @@ class TorchScriptSegmenter:
         return f"torchscript:{self.weights.path.name}"
 
     def record(self) -> dict[str, Any]:
-        return {"segmenter": self.name, "weights_sha256": self.weights.sha256, "void_handling": self.void_handling,
+        return {"segmenter": self.name, "segmenter_label": f"TorchScript {self.weights.path.name}",
+                "weights_sha256": self.weights.sha256, "void_handling": self.void_handling,
                 "input": "uint8 RGB to the user's TorchScript module; logits bilinear to the label size"}
 
     @torch.no_grad()

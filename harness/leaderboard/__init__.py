@@ -13,6 +13,7 @@ from typing import Optional
 
 from harness.errors import UnknownNameError
 from harness.io import write_text
+from harness.leaderboard.annotate import caption
 from harness.leaderboard.build import BuiltTable, build_table
 from harness.leaderboard.collect import collect, filter_schedule
 from harness.leaderboard.guard import ProtocolClash
@@ -47,13 +48,16 @@ def index_markdown(specs: list[TableSpec], outcome: Outcome, results: Path, sche
         if spec.name in built:
             table = built[spec.name]
             filled, total = table.filled()
+            cells = f"{filled}/{total}"
+            if not table.files:  # say what would fill it, so an empty table is not a mystery
+                cells += f" (no {spec.setting + ' ' if spec.setting else ''}results for {', '.join(spec.tasks)})"
             files = " · ".join(f"[{ext}]({spec.name}.{ext})" for ext in ("md", "tex", "csv"))
-            lines.append(f"| {spec.name} | {spec.title} | {filled}/{total} | {', '.join(table.schedules) or '—'} "
+            lines.append(f"| {spec.name} | {table.caption} | {cells} | {', '.join(table.schedules) or '—'} "
                          f"| {files} |")
         elif spec.name in outcome.refused:
-            lines.append(f"| {spec.name} | {spec.title} | refused: mixed protocols (see below) | — | — |")
+            lines.append(f"| {spec.name} | {caption(spec, [])} | refused: mixed protocols (see below) | — | — |")
         else:
-            lines.append(f"| {spec.name} | {spec.title} | not rebuilt by this run (--only) | — | — |")
+            lines.append(f"| {spec.name} | {caption(spec, [])} | not rebuilt by this run (--only) | — | — |")
     for name, why in outcome.refused.items():
         lines += ["", f"## {name} was not written", "", "```", why, "```"]
     return "\n".join(lines) + "\n"

@@ -6,8 +6,8 @@ from typing import Optional
 
 import pandas as pd
 
-from harness.leaderboard import guard, paper, stats
-from harness.leaderboard.collect import Collection
+from harness.leaderboard import annotate, guard, paper, stats
+from harness.leaderboard.collect import EXCLUDED, Collection
 from harness.leaderboard.stats import Cell
 from harness.leaderboard.specs import REFERENCE_MODULE_PREFIX, ColumnSpec, RowSpec, TableSpec
 
@@ -18,6 +18,12 @@ class BuiltRow:
     reference: bool
     reported: list[Cell]
     reproduced: list[Cell]
+    ceiling: bool = False  # the segmenter-ceiling row (derived from the results' `ceiling` fields)
+    marker: str = ""  # e.g. † for a re-implemented method
+
+    @property
+    def title(self) -> str:
+        return self.spec.title + self.marker
 
     def delta(self, i: int) -> Optional[float]:
         """Reproduced minus reported; None when either is missing (never zero by default)."""
@@ -34,6 +40,9 @@ class BuiltTable:
     protocols: list[str] = field(default_factory=list)
     excluded_overrides: int = 0
     not_evaluated: list[str] = field(default_factory=list)  # result files whose metrics are not in yet
+    caption: str = ""  # the title, with the segmenter named where the spec asks for it
+    column_markers: list[str] = field(default_factory=list)  # e.g. ‡ on fused-KID columns
+    notes: list[str] = field(default_factory=list)  # footnotes derived from the results' metadata
 
     @property
     def competitors(self) -> list[BuiltRow]:
@@ -41,7 +50,14 @@ class BuiltTable:
 
     @property
     def references(self) -> list[BuiltRow]:
-        return [r for r in self.rows if r.reference]
+        return [r for r in self.rows if r.reference and not r.ceiling]
+
+    @property
+    def ceilings(self) -> list[BuiltRow]:
+        return [r for r in self.rows if r.ceiling]
+
+    def column_title(self, i: int) -> str:
+        return self.spec.columns[i].title + (self.column_markers[i] if self.column_markers else "")
 
     def filled(self) -> tuple[int, int]:
         """(reproduced cells present, cells) over the competing rows."""
@@ -86,9 +102,13 @@ def _reproduced(index: dict[tuple, list[dict]], method: str, column: ColumnSpec)
     hits = [r for r in index.get((method, column.task, column.metric), [])
             if column.direction in (r["direction_key"], r["direction_name"])]
     ok = sorted((r for r in hits if r["metric_status"] == "ok"), key=lambda r: r["seed"])
-    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits if r["metric_status"] != "ok"})
-    return stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
+    # test-only values are explained once, in the table's "Left out" note, not per file
+    reasons = sorted({f"{r['file']}: {r['reason'] or r['metric_status']}" for r in hits
+                      if r["metric_status"] not in ("ok", EXCLUDED)})
+    cell = stats.from_runs([r["value"] for r in ok], [r["std"] for r in ok], [r["seed"] for r in ok],
                            [r["file"] for r in ok], reasons)
+    cell.test_only = any(r["metric_status"] == EXCLUDED for r in hits)
+    return cell
 
 
 def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
@@ -106,6 +126,33 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
         for source in ("reported", "reproduced"):
             stats.rank([getattr(r, source)[i] for r in built if not r.reference], column.lower_is_better,
                        spec.decimals)
+    notes = _annotate(spec, runs, metrics, built)
+    segmenters = annotate.segmenter_labels(spec, metrics)
+    flags, protocol_notes = annotate.protocol_notes(spec, metrics)
     return BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
                       protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides,
-                      not_evaluated=sorted(runs[~runs.metrics_status.isin(["evaluated", "partial"])].file))
+                      not_evaluated=sorted(runs[~runs.metrics_attempted.astype(bool)].file),
+                      caption=annotate.caption(spec, segmenters),
+                      column_markers=[annotate.PROTOCOL_MARK if f else "" for f in flags],
+                      notes=notes + annotate.segmenter_notes(spec, segmenters) + protocol_notes)
+
+
+def _annotate(spec: TableSpec, runs: pd.DataFrame, metrics: pd.DataFrame, built: list[BuiltRow]) -> list[str]:
+    """Mark re-implemented rows, append the segmenter-ceiling row; return the notes they need."""
+    notes = annotate.excluded_note(spec, metrics)
+    provenance = annotate.reimplemented_rows(runs)
+    for row in built:
+        if row.spec.source_method in provenance:
+            row.marker = annotate.REIMPLEMENTED_MARK
+    for method, text in provenance.items():
+        if any(r.spec.source_method == method for r in built):
+            label = next(r.spec.title for r in built if r.spec.source_method == method)
+            notes.append(f"{annotate.REIMPLEMENTED_MARK} {label}: {text}.")
+    cells = annotate.ceiling_cells(spec, metrics)
+    if cells is not None:
+        segmenters = annotate.segmenter_labels(spec, metrics)
+        label = f"{', '.join(segmenters) or 'segmenter'} on the real test photos"
+        row = RowSpec(method=annotate.CEILING_METHOD, label=label)
+        built.append(BuiltRow(row, True, [stats.Cell() for _ in cells], cells, ceiling=True))
+        notes += annotate.ceiling_note(cells, segmenters)
+    return notes

@@ -2,7 +2,7 @@
 
 Across a whole table: result schema version, schedule, metric protocol version.
 Per task: task (protocol) version, data manifest digest, split digest.
-Per metric: metric_id and the weights hash of its feature extractor / segmenter.
+Per (task, direction, metric): metric_id and the weights hash of its feature extractor / segmenter.
 And no two results may fill the same (method, task, seed).
 A clash raises `ProtocolClash`, naming each conflicting value and the result files that carry it.
 """
@@ -52,9 +52,11 @@ def check(table: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> None:
         for (method, seed), dup in dupes.groupby(["method", "seed"], sort=True):
             problems.append(f"  {task}: {len(dup)} results for {method} seed {seed}: {', '.join(sorted(dup.file))}")
     ok = metrics[metrics.metric_status == "ok"]
-    for metric, group in ok.groupby("metric", sort=True):
+    # Per direction: the FCN score of photo→label (palette colours) and of label→photo (a segmenter)
+    # are different instruments by design; only results in the same column must agree.
+    for (task, direction, metric), group in ok.groupby(["task", "direction_name", "metric"], sort=True):
         for column in ("metric_id", "weights_sha256"):
             if _distinct(group, column) > 1:
-                problems.append(f"  {metric}: different {column}:\n{_describe(group, column)}")
+                problems.append(f"  {task} {direction} {metric}: different {column}:\n{_describe(group, column)}")
     if problems:
         raise ProtocolClash(f"table {table} refuses to mix results from different protocols:\n" + "\n".join(problems))

@@ -3,7 +3,8 @@
 A table names its columns (task, direction, metric, label), its rows (the paper's method name,
 the harness method whose results fill it, a printed label) and the reference methods shown
 apart at the bottom. Adding a table is adding a YAML file here or in a folder passed with
-`harness leaderboard --tables DIR`; no code changes.
+`harness leaderboard --tables DIR`; no code changes. A title may contain `{fcn_score}`, which
+becomes "FCN-score (<segmenter>)" naming the segmenter of the reproduced numbers.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ TABLES_DIR = Path(__file__).resolve().parent / "tables"
 # KID is a distance (lower is better); FCN scores are accuracies (higher is better).
 METRIC_BETTER = {"target_kid_x100": "lower", "fused_kid_x100": "lower", "fcn_per_pixel_acc": "higher",
                  "fcn_per_class_acc": "higher", "fcn_mean_iou": "higher"}
-# Results of these methods are baselines of the protocol itself, never competitors.
-DEFAULT_REFERENCE_METHODS = ("identity", "real-vs-real", "segmenter-ceiling")
+# Results of these methods are baselines of the protocol itself, never competitors. (The segmenter
+# ceiling is no result file: tables derive it from the `ceiling` that evaluation records, see annotate.py.)
+DEFAULT_REFERENCE_METHODS = ("identity", "real-vs-real")
 REFERENCE_MODULE_PREFIX = "harness.reference_methods."
 
 

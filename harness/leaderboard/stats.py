@@ -36,6 +36,7 @@ class Cell:
     seeds: tuple[int, ...] = ()
     files: tuple[str, ...] = ()
     unavailable: tuple[str, ...] = ()  # reasons given by result files whose metric could not be computed
+    test_only: bool = False  # a value exists but came from a test-only tool (for_leaderboards: false)
     bold: bool = False
     close: bool = False
     significant: bool = False

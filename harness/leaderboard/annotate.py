@@ -1,0 +1,132 @@
+"""What a table says about its numbers beyond the numbers, read from evaluation's metadata.
+
+- Entries marked `for_leaderboards: false` (test-only extractors/segmenters) never fill a cell
+  (`collect` gives them the status `not_for_leaderboards`); a note says how many were left out.
+- The segmenter ceiling: evaluation records, on every label→photo FCN entry, `ceiling` = the
+  same segmenter's score on the real test photos. The table shows it as a separate reference row
+  (never competing), one value per column, taken from the table's own result files.
+- Methods whose config says they are reconstructions (`provenance` / `reimplemented: true`) get
+  the marker † and a footnote with the recorded provenance.
+- Columns whose entries carry a `protocol_note` (fused-KID: the paper does not define it) get the
+  marker ‡ and a footnote with the note and the fused mode.
+- The segmenter that produced label→photo FCN numbers is named in the caption (`{fcn_score}` in a
+  table title) and in a note, so ESPNet numbers never pass for the paper's Caffe FCN-8s.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+
+from harness.leaderboard.collect import EXCLUDED
+from harness.leaderboard.specs import TableSpec
+from harness.leaderboard.stats import Cell
+
+REIMPLEMENTED_MARK = "†"
+PROTOCOL_MARK = "‡"
+CEILING_METHOD = "segmenter-ceiling"
+FCN_PLACEHOLDER = "{fcn_score}"
+FCN_METRICS = ("fcn_per_pixel_acc", "fcn_per_class_acc", "fcn_mean_iou")
+
+
+def _column_rows(metrics: pd.DataFrame, spec: TableSpec, i: int) -> pd.DataFrame:
+    col = spec.columns[i]
+    hit = (metrics.task == col.task) & (metrics.metric == col.metric)
+    return metrics[hit & ((metrics.direction_key == col.direction) | (metrics.direction_name == col.direction))]
+
+
+def ceiling_cells(spec: TableSpec, metrics: pd.DataFrame) -> Optional[list[Cell]]:
+    """Per column, the segmenter ceiling recorded by the table's results; None when no column has one."""
+    ok = metrics[(metrics.metric_status == "ok") & metrics.ceiling.notna()]
+    cells, found = [], False
+    for i in range(len(spec.columns)):
+        rows = _column_rows(ok, spec, i).drop_duplicates("file")
+        if rows.empty:
+            cells.append(Cell())
+            continue
+        found = True
+        values = sorted(rows.ceiling.astype(float))
+        cell = Cell(mean=float(sum(values) / len(values)), n=len(values), files=tuple(sorted(rows.file)))
+        cell.extra["range"] = (values[0], values[-1])
+        cells.append(cell)
+    return cells if found else None
+
+
+def segmenter_labels(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
+    """Display names of the segmenters behind the table's FCN numbers (label→photo entries)."""
+    ok = metrics[(metrics.metric_status == "ok") & metrics.metric.isin(FCN_METRICS) & metrics.segmenter.notna()]
+    ok = ok[ok.task.isin(spec.tasks)]
+    labels = [lab if isinstance(lab, str) and lab else seg for seg, lab in zip(ok.segmenter, ok.segmenter_label)]
+    return sorted(set(labels))
+
+
+def caption(spec: TableSpec, segmenters: list[str]) -> str:
+    """The table title with `{fcn_score}` naming the segmenter that produced the reproduced numbers."""
+    if FCN_PLACEHOLDER not in spec.title:
+        return spec.title
+    what = f"FCN-score ({', '.join(segmenters)})" if segmenters else "FCN scores"
+    return spec.title.replace(FCN_PLACEHOLDER, what)
+
+
+def segmenter_notes(spec: TableSpec, segmenters: list[str]) -> list[str]:
+    if not any(c.metric in FCN_METRICS for c in spec.columns):
+        return []
+    in_paper = spec.paper_table is not None
+    paper = " the paper's columns are Caffe FCN-8s scores as printed;" if in_paper else ""
+    if segmenters:
+        ours = (f" the reproduced label→photo scores use {', '.join(segmenters)}, not FCN-8s"
+                + (", so their Δ compares two different segmenters;" if in_paper else ";"))
+    else:
+        ours = " no reproduced label→photo score yet;"
+    return [f"FCN score:{paper}{ours} photo→label scores map each generated label image to the nearest "
+            "palette colour (no segmenter)."]
+
+
+def ceiling_note(cells: list[Cell], segmenters: list[str]) -> list[str]:
+    who = ", ".join(segmenters) or "the segmenter"
+    notes = [f"Segmenter ceiling: what the real test photos score with {who} (how far generated photos are from "
+             "real ones for this segmenter); recorded by evaluation with each label→photo result, not a competitor."]
+    spread = [c for c in cells if c.present and c.extra["range"][1] - c.extra["range"][0] > 1e-9]
+    if spread:
+        lo = min(c.extra["range"][0] for c in spread)
+        hi = max(c.extra["range"][1] for c in spread)
+        notes.append(f"The segmenter ceiling differs across result files ({lo:.4f} … {hi:.4f}; e.g. different "
+                     "devices); the row shows the mean.")
+    return notes
+
+
+def excluded_note(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
+    """One note for every value in the table's columns that a test-only tool computed."""
+    gone = metrics[metrics.metric_status == EXCLUDED]
+    gone = pd.concat([_column_rows(gone, spec, i) for i in range(len(spec.columns))]).drop_duplicates(
+        ["file", "direction_key", "metric"])
+    if gone.empty:
+        return []
+    tools = ", ".join(sorted(set(gone.tool.dropna().astype(str)))) or "unnamed"
+    files = sorted(set(gone.file))
+    shown = ", ".join(files[:3]) + (" …" if len(files) > 3 else "")
+    return [f"Left out: {len(gone)} metric value(s) from {len(files)} result file(s) computed with test-only tools "
+            f"({tools}; for_leaderboards: false), shown as n/a: {shown}."]
+
+
+def reimplemented_rows(runs: pd.DataFrame) -> dict[str, str]:
+    """method → provenance text, for methods whose runs say they are reconstructions."""
+    out: dict[str, str] = {}
+    for method, group in runs[runs.reimplemented.astype(bool)].groupby("method", sort=True):
+        texts = sorted({str(p) for p in group.provenance.dropna() if str(p)})
+        out[method] = "; ".join(texts) or "re-implemented in this harness (no official code used)"
+    return out
+
+
+def protocol_notes(spec: TableSpec, metrics: pd.DataFrame) -> tuple[list[bool], list[str]]:
+    """Per column: whether its entries carry a `protocol_note`; and the notes to print."""
+    ok = metrics[(metrics.metric_status == "ok") & metrics.protocol_note.notna()]
+    flags, notes = [], []
+    for i in range(len(spec.columns)):
+        rows = _column_rows(ok, spec, i)
+        flags.append(not rows.empty)
+        for note in sorted(set(rows.protocol_note.astype(str))):
+            modes = sorted(set(rows[rows.protocol_note == note].fused_mode.dropna().astype(str)))
+            notes.append(f"{PROTOCOL_MARK} {note}" + (f"; fused mode: {', '.join(modes)}" if modes else "")
+                         + " (see harness/evaluation/kid.py).")
+    return flags, list(dict.fromkeys(notes))
