@@ -27,7 +27,7 @@ case "${1:-}" in
     setup) setup ;;
     demo)
         setup
-        "$VENV/bin/harness" run --task demo --methods all --schedule smoke --device cpu
+        "$VENV/bin/harness" run --task demo --methods all --schedule smoke --device cpu --discard-checkpoints
         if "$VENV/bin/harness" leaderboard --help >/dev/null 2>&1; then "$VENV/bin/harness" leaderboard; fi
         ;;
     test)

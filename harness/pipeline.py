@@ -95,8 +95,11 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
 
 
 def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = None,
-            eval_options: Any = None) -> Path:
+            eval_options: Any = None, keep_checkpoint: bool = True) -> Path:
     """Run one (task, method, schedule, seed); resume it if its folder holds an unfinished run.
+
+    `keep_checkpoint=False` deletes the checkpoint once the result is written (quick checks such
+    as the demo, whose full-state checkpoints are hundreds of MB each); the result records it.
 
     `eval_options` (a `harness.evaluation.EvalOptions`, e.g. with `inception_weights`) go to the
     evaluation at the end; None: the defaults (weights from $HARNESS_INCEPTION_WEIGHTS or the cache).
@@ -177,6 +180,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
                 "resumed_from_step": outcome.resumed_from_step, "last_losses": outcome.last_losses,
                 "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)) if has_checkpoint else None,
                 "checkpoint_sha256": sha256_file(trainer.checkpoint_path) if has_checkpoint else None,
+                "checkpoint_kept": has_checkpoint and keep_checkpoint,
                 "n_parameters": sum(p.numel() for p in method.parameters()),
                 "trainer": trainer.record(), "weights_sha256": rank_digests[0],
                 **({"rank_weights_sha256": rank_digests} if device.dist.enabled else {})},
@@ -186,6 +190,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     result["metrics"] = evaluate_after_training(run_dir, result, prepared, eval_options)
     write_result(run_dir, result)
     log.info("wrote %s", run_dir / RESULT_NAME)
+    if not keep_checkpoint:
+        shutil.rmtree(trainer.checkpoint_path.parent, ignore_errors=True)
     distributed.shutdown(device.dist)
     return run_dir
 

@@ -83,10 +83,13 @@ def test_complete_run_is_skipped_and_other_config_refused(tmp_path):
 
 def test_cli_run_and_unknown_override(tmp_path, capsys):
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(tmp_path),
-                 "--set", "lambda_identity=0", "--set", "pool_size=0", "--set", "ngf=8", "--set", "ndf=8"])
+                 "--set", "lambda_identity=0", "--set", "pool_size=0", "--set", "ngf=8", "--set", "ndf=8",
+                 "--discard-checkpoints"])
     assert code == 0
     path = capsys.readouterr().out.strip().splitlines()[-1]
     result = load_result(path)
+    assert result["run"]["checkpoint_kept"] is False and len(result["run"]["checkpoint_sha256"]) == 64
+    assert not list((tmp_path / "demo" / "cyclegan").glob("*/checkpoints"))
     assert result["config"]["method"]["lambda_identity"] == 0.0 and result["config"]["method"]["pool_size"] == 0
     assert "G_identity" not in result["run"]["last_losses"]
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--out", str(tmp_path), "--set", "lamda_cycle=3"])

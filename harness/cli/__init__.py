@@ -1,6 +1,6 @@
 """The `harness` command line: thin verbs over the pipeline, registries and result files.
 
-Each verb lives in its own module and adds itself to `COMMANDS`; everything else is config.
+Each verb lives in its own module listed in `COMMAND_MODULES`; everything else is config.
 Errors the user can fix print one clear message (exit 1); wrong names or options exit 2
 with did-you-mean suggestions.
 """
@@ -15,15 +15,10 @@ from typing import Callable, Optional
 
 from harness.errors import HarnessError, did_you_mean
 
-# verb -> module in this package that defines `add_parser(subparsers)`
-COMMANDS = {
-    "list": "harness.cli.list_cmd",
-    "run": "harness.cli.run_cmd",
-    "resume": "harness.cli.run_cmd",
-    "data": "harness.cli.data_cmd",
-}
-EXTRA_COMMAND_MODULES = ("harness.cli.evaluate_cmd", "harness.cli.leaderboard_cmd", "harness.cli.grid_cmd",
-                         "harness.cli.bench_cmd", "harness.cli.results_cmd")
+# Modules of this package that each define `add_parser(subparsers)` for their verbs, in help order.
+COMMAND_MODULES = ("harness.cli.list_cmd", "harness.cli.run_cmd", "harness.cli.evaluate_cmd",
+                   "harness.cli.leaderboard_cmd", "harness.cli.results_cmd", "harness.cli.data_cmd",
+                   "harness.cli.grid_cmd", "harness.cli.bench_cmd")
 
 
 class Parser(argparse.ArgumentParser):
@@ -61,18 +56,8 @@ def build_parser() -> Parser:
     parser = Parser(prog="harness", description="Benchmark harness for image-to-image translation GANs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    seen = set()
-    for module_name in [*COMMANDS.values(), *EXTRA_COMMAND_MODULES]:
-        if module_name in seen:
-            continue
-        seen.add(module_name)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # optional verb not installed in this version
-            raise
-        module.add_parser(sub)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_parser(sub)
     return parser
 
 

@@ -24,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="method config override, e.g. --set lambda_identity=0 (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that already have a result")
+    p.add_argument("--discard-checkpoints", action="store_true",
+                   help="delete each run's checkpoint once its result is written (quick checks; no later resume)")
     add_train_options(p)
     add_inception_weights(p)
     p.set_defaults(handler=handle_run)
@@ -130,7 +132,8 @@ def handle_run(args: argparse.Namespace) -> int:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
                            train, args.compile)
             try:
-                run_dir = execute(spec, force=args.force, eval_options=options)
+                run_dir = execute(spec, force=args.force, eval_options=options,
+                                  keep_checkpoint=not args.discard_checkpoints)
                 print(run_dir / "result.json")
             except UsageError:
                 raise
