@@ -6,13 +6,15 @@ run's spec and resolved config, so `resume` can rebuild everything from the fold
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import random
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import torch
 
 from harness.config import from_dict
@@ -123,9 +125,6 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
         log.info("resuming the unfinished run in %s", run_dir)
 
     torch.manual_seed(spec.seed)
-    import random
-
-    import numpy as np
     random.seed(spec.seed)
     np.random.seed(spec.seed)
     device = setup_device(spec.device, compile=spec.compile)
@@ -229,7 +228,6 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    import json
     return json.loads(path.read_text(encoding="utf-8"))
 
 

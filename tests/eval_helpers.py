@@ -100,7 +100,6 @@ def fake_run(tmp: Path, translate) -> tuple[Path, dict, object]:
     """A run folder for the demo task whose translations are `translate(direction, ref) -> PIL image`."""
     from harness.data.prepare import prepare_data
     from harness.registry import TASKS
-    from harness.tasks import ImageSpec
     task = TASKS.get("demo")
     prepared = prepare_data(task)
     run_dir = tmp / "demo" / "fake" / "smoke-seed0"

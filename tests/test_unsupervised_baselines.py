@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from baselines import aggan, stargan, unit
 from baselines._stargan_nets import gradient_penalty

@@ -8,7 +8,6 @@ same split. The split digest goes into every result file.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +83,3 @@ def make_split(root: Path, listing: Listing, spec: SplitSpec) -> Split:
                 dup = next(i for i in ids if ids.count(i) > 1)
                 raise HarnessError(f"image id {dup!r} appears twice in the {name} split of domain {side} under {root}")
     return split
-
-
-def load_split_lines(path: Path) -> dict:
-    return json.loads(path.read_text())

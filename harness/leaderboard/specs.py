@@ -8,7 +8,7 @@ becomes "FCN-score (<segmenter>)" naming the segmenter of the reproduced numbers
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
