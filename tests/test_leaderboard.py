@@ -144,7 +144,7 @@ def test_no_results_still_writes_all_five_tables_with_paper_numbers(tmp_path):
     assert csv[csv.source == "reproduced"].value.isna().all()  # missing, never zero
     assert (csv[csv.source == "reported"].value > 0).all()
     index = (out / "README.md").read_text(encoding="utf-8")
-    assert "[md](table3.md)" in index and "0/40" in index
+    assert "[md](table3.md)" in index and "0/56" in index  # 7 rows (CUT, FastCUT extra) × 8 columns
 
 
 # ---------------------------------------------------------------------------- golden files
@@ -323,7 +323,7 @@ def test_latex_escapes_and_compiles(tmp_path, table4_results):
 def test_cli_leaderboard_and_results(tmp_path, table4_results, capsys):
     out = tmp_path / "lb"
     assert cli_main(["leaderboard", "--results", str(table4_results), "--out", str(out)]) == 0
-    assert "table4: 17/36" in capsys.readouterr().out
+    assert "table4: 17/48" in capsys.readouterr().out  # 8 competitor rows × 6 columns
     csv_file = tmp_path / "runs.csv"
     assert cli_main(["results", "--results", str(table4_results), "--csv", str(csv_file)]) == 0
     printed = capsys.readouterr().out
