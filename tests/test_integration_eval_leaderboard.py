@@ -183,7 +183,7 @@ def test_table5_names_espnet_marks_fal_and_shows_the_ceiling(tmp_path):
     assert "†" not in t4
     index = (tmp_path / "lb" / "README.md").read_text(encoding="utf-8")
     assert "FCN-score (ESPNet p2q8), supervised" in index
-    assert ("| table4 | Table 4: Cityscapes FCN scores, unsupervised (higher is better) | 0/36 (no unsupervised "
+    assert ("| table4 | Table 4: Cityscapes FCN scores, unsupervised (higher is better) | 0/48 (no unsupervised "
             "results for cityscapes) |") in index
 
 
