@@ -26,7 +26,13 @@ so every table column is filled from one result; `A2B` or `B2A` trains one model
 decay rule. `original` uses the reference's rule: lr 2e-4, constant for n_epochs, then the
 per-epoch linear rule 1 − (epoch + 1 − n_epochs)/(n_epochs_decay + 1), with the reference's split
 (CUT 200 + 200, FastCUT 150 + 50 epochs) scaled to the schedule's length (the trainer owns the
-run length; the resolved constant epochs are recorded as `original_constant_epochs`).
+run length; the resolved constant epochs are recorded as `original_constant_epochs`). On the paper
+schedule (200 epochs) FastCUT thus runs its reference length, CUT half of its 400 epochs.
+Data loading (resize, crop, flip) is the task's, as for every method.
+
+Faithfulness, tested in tests/test_cut.py: parameter counts equal the reference's networks (G
+11,378,179, D 2,764,737, heads 560,384 at the defaults), and one step from equal weights and batch
+equals a re-implementation of the reference's `optimize_parameters` (losses and updated weights).
 
 Deviations from the reference code, each without effect on the computed step unless stated:
 - The MLP heads are built with the networks (from the generator's known channels), not at the
