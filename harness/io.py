@@ -85,3 +85,20 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writes left under `folder`: `.NAME.*.tmp` files of `atomic_path` and
+    `.NAME.partial` folders of `staged_folder`. The files they were to replace are intact."""
+    removed = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for path in sorted(root.rglob(".*"), reverse=True):  # deepest first
+        if path.is_file() and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif path.is_dir() and path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
