@@ -22,7 +22,7 @@ from harness.data.prepare import PreparedData, prepare_data
 from harness.errors import HarnessError, UsageError
 from harness.io import remove_stale_temporaries, sha256_file, sha256_text, write_json
 from harness.registry import METHODS, SCHEDULES, TASKS
-from harness.run_folder import RunLock, check_drift, check_name, trained_on
+from harness.run_folder import RunLock, check_drift, check_name, register_saved_schedule, trained_on
 from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
 from harness.tasks import ImageSpec, TaskSpec
 from harness.training import distributed
@@ -261,7 +261,7 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
     saved = _read_json(spec_file)
     data = saved["spec"]
     run_path = Path(run_dir)
-    _register_saved_schedule(data.get("schedule"), (saved.get("trained_on") or {}).get("schedule"), spec_file)
+    register_saved_schedule(data.get("schedule"), (saved.get("trained_on") or {}).get("schedule"), spec_file)
     # The run folder is <out>/<task>/<method>/<run_id>: the out folder follows from where it is now.
     data["out"] = str(run_path.parent.parent.parent)
     if device:
@@ -272,19 +272,6 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
     if spec.run_dir.resolve() != run_path.resolve():
         raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
     return execute(spec, eval_options=eval_options, from_previous=from_previous)
-
-
-def _register_saved_schedule(name: Any, saved: Optional[dict[str, Any]], spec_file: Path) -> None:
-    """A schedule given as a file when the run started: rebuild it from run.json (the file may be gone or
-    edited since; an edited registered schedule is caught by the drift check)."""
-    if not isinstance(name, str) or saved is None or name in SCHEDULES:
-        return
-    from harness.schedules import Schedule
-    check_name(name, f"schedule (in {spec_file})")
-    schedule = from_dict(Schedule, saved, where=f"{spec_file} schedule")
-    if schedule.name != name:
-        raise HarnessError(f"{spec_file}: its schedule is named {schedule.name!r}, not {name!r}")
-    SCHEDULES.register(name, schedule, description=schedule.description)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

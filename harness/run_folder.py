@@ -13,7 +13,9 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
+from harness.config import from_dict
 from harness.errors import HarnessError, UsageError
+from harness.registry import SCHEDULES
 
 LOCK_NAME = "run.lock"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
@@ -117,3 +119,16 @@ def _differences(before: dict[str, Any], after: dict[str, Any], limit: int = 4) 
     keys = sorted(k for k in set(before) | set(after) if before.get(k, "<absent>") != after.get(k, "<absent>"))
     parts = [f"{k}: {before.get(k, '<absent>')!r} then, {after.get(k, '<absent>')!r} now" for k in keys[:limit]]
     return ", ".join(parts) + (f", and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def register_saved_schedule(name: Any, saved: Optional[dict[str, Any]], spec_file: Path) -> None:
+    """A schedule given as a file when the run started: rebuild it from run.json (the file may be gone or
+    edited since; an edited registered schedule is caught by the drift check)."""
+    if not isinstance(name, str) or saved is None or name in SCHEDULES:
+        return
+    from harness.schedules import Schedule
+    check_name(name, f"schedule (in {spec_file})")
+    schedule = from_dict(Schedule, saved, where=f"{spec_file} schedule")
+    if schedule.name != name:
+        raise HarnessError(f"{spec_file}: its schedule is named {schedule.name!r}, not {name!r}")
+    SCHEDULES.register(name, schedule, description=schedule.description)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -114,9 +115,10 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global it does not know before creating it: nothing has run.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain data and was not "
-                              f"loaded (loading it could run code: {first[:160]}); delete it unless you trust "
+        found = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
+        what = f"it names {found.group(1).rstrip('.')}" if found else "it names objects"
+        raise CheckpointError(f"checkpoint {path} holds more than tensors and plain data ({what}, which loading "
+                              "would create, possibly running code); it was not loaded: delete it unless you trust "
                               "its source, then resume with --from-previous or start over with --force") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
