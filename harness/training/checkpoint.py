@@ -122,7 +122,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
                               "its source, then resume with --from-previous or start over with --force") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is damaged ({detail[:160]}); `harness resume RUN_DIR "
+        raise CheckpointError(f"checkpoint {path} is damaged ({detail.split('. ')[0][:120]}); `harness resume RUN_DIR "
                               "--from-previous` continues from the checkpoint before it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
