@@ -26,7 +26,7 @@ _WRITE_ADVICE = {
     errno.ENOSPC: "the disk is full: free space (old runs' checkpoints/ folders are the largest files) or write "
                   "elsewhere with --out, then `harness resume RUN_DIR` continues from the last checkpoint",
     errno.EDQUOT: "the disk quota is used up: free space or write elsewhere with --out",
-    errno.EROFS: "the file system is read-only: write elsewhere with --out (or --data-root/--cache as fits)",
+    errno.EROFS: "the file system is read-only: write elsewhere (--out for runs)",
     errno.EACCES: "the folder is not writable by this user: write elsewhere with --out or fix its permissions",
     errno.EPERM: "the folder is not writable by this user: write elsewhere with --out or fix its permissions",
 }

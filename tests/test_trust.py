@@ -151,10 +151,14 @@ def test_second_process_on_a_run_folder_is_refused_and_stale_lock_taken_over(run
 
 
 def test_non_finite_weights_are_never_checkpointed(tmp_path, capsys):
+    # A checkpoint after every step: step 1's losses are finite (computed before the update), its weights not.
+    schedule = tmp_path / "everystep.yaml"
+    schedule.write_text(SCHEDULE.replace("trusttest", "everystep").replace("checkpoint_every: 2", "checkpoint_every: 1"))
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(tmp_path),
-                 "--set", "lr=.inf"] + [f"--set={k}={v}" for k, v in TINY.items()])
+                 "--schedule", str(schedule), "--set", "lr=.inf"] + [f"--set={k}={v}" for k, v in TINY.items()])
+    SCHEDULES.unregister("everystep")
     assert code == 1
-    assert "NaN or inf" in capsys.readouterr().err
+    assert "weight tensor(s) became NaN or inf by step 1" in capsys.readouterr().err
     for path in tmp_path.rglob("*.pt"):
         payload = read_checkpoint(path)
         assert all(torch.isfinite(v).all() for v in payload["model"].values() if v.is_floating_point()), path
