@@ -130,7 +130,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
     `from_previous`: the latest checkpoint is damaged; continue from the one before it.
     """
-    TASKS.get(spec.task, where="--task")
+    task = TASKS.get(spec.task, where="--task")
     SCHEDULES.get(spec.schedule, where="--schedule")
     METHODS.get(spec.method, where="--methods")
     if spec.world_size == 1 and distributed.requested_world_size() > 1:
@@ -138,23 +138,29 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     if (spec.run_dir / RESULT_NAME).exists() and not force:
         log.info("%s is complete; skipping (use --force to train again)", spec.run_dir)
         return spec.run_dir
+    prepared = prepare_data(task, spec.data_root)  # fails before anything is written
+    args = (spec, prepared, stop_at_step, eval_options, keep_checkpoint, from_previous)
     if not distributed.requested_main():  # rank 0 holds the folder's lock for all ranks
-        return _execute(spec, force, stop_at_step, eval_options, keep_checkpoint, from_previous)
-    with RunLock(spec.run_dir) as lock:
-        if force:
-            lock.clear_folder()
-        removed = remove_stale_temporaries(spec.run_dir)
-        if removed:
-            log.info("removed %d temporary file(s) left by interrupted writes in %s", len(removed), spec.run_dir)
-        return _execute(spec, force, stop_at_step, eval_options, keep_checkpoint, from_previous)
+        return _execute(*args)
+    existed = spec.run_dir.exists()
+    try:
+        with RunLock(spec.run_dir) as lock:
+            if force:
+                lock.clear_folder()
+            removed = remove_stale_temporaries(spec.run_dir)
+            if removed:
+                log.info("removed %d temporary file(s) left by interrupted writes in %s", len(removed), spec.run_dir)
+            return _execute(*args)
+    finally:
+        if not existed and spec.run_dir.is_dir() and not any(spec.run_dir.iterdir()):
+            spec.run_dir.rmdir()  # a run that failed before writing anything leaves no folder
 
 
-def _execute(spec: RunSpec, force: bool, stop_at_step: Optional[int], eval_options: Any,
+def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int], eval_options: Any,
              keep_checkpoint: bool, from_previous: bool) -> Path:
-    task = TASKS.get(spec.task, where="--task")
+    task = prepared.task
     schedule = SCHEDULES.get(spec.schedule, where="--schedule")
     run_dir = spec.run_dir
-    prepared = prepare_data(task, spec.data_root)  # fails before anything is written
     spec_file = run_dir / RUN_SPEC
     saved_run = _read_json(spec_file) if spec_file.exists() else None
     if saved_run is not None:
