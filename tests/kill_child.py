@@ -6,7 +6,8 @@ chosen on purpose rather than whenever a poll loop happens to notice:
 - `train:N`: before the N-th training step of this process
 - `write:PATTERN:N`: during the N-th atomic write of a file whose name matches PATTERN (fnmatch): the
   temporary file is cut to half its size, as a write in progress is, and the process dies before the
-  rename, e.g. `write:latest.pt:3`, `write:*.png:7`, `write:result.json:1`
+  rename, e.g. `write:latest.pt:3`, `write:*.png:7`, `write:result.json:1`; `previous.pt` is a hard
+  link to the checkpoint being replaced, not a write, so it is not cut
 - `evaluate:MS`: MS milliseconds after the evaluation stage starts, or at its end if it is faster
 
 Usage: python tests/kill_child.py run --task ... (the arguments of `harness`).
@@ -45,8 +46,8 @@ def _arm(plan: str) -> None:
             if fnmatch.fnmatch(Path(dst).name, pattern):
                 calls[0] += 1
                 if calls[0] == target:
-                    size = os.path.getsize(src)
-                    os.truncate(src, size // 2)
+                    if os.stat(src).st_nlink == 1:  # a hard link (previous.pt) is not being written: no cut
+                        os.truncate(src, os.path.getsize(src) // 2)
                     _die()
             return real_replace(src, dst, *args, **kwargs)
         os.replace = replace
