@@ -5,6 +5,7 @@ stage would trust.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,13 +15,44 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness.errors import HarnessError
+
+
+class WriteError(HarnessError):
+    """A write the file system refused (disk full, read-only folder), named with its file."""
+
+
+_WRITE_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space (old runs' checkpoints/ folders are the largest files) or write "
+                  "elsewhere with --out, then `harness resume RUN_DIR` continues from the last checkpoint",
+    errno.EDQUOT: "the disk quota is used up: free space or write elsewhere with --out",
+    errno.EROFS: "the file system is read-only: write elsewhere (--out for runs)",
+    errno.EACCES: "the folder is not writable by this user: write elsewhere with --out or fix its permissions",
+    errno.EPERM: "the folder is not writable by this user: write elsewhere with --out or fix its permissions",
+}
+
+
+def describe_os_error(exc: OSError, target: str | os.PathLike[str] | None = None) -> str | None:
+    """One line for the file-system errors a user fixes (disk full, read-only, permissions); None for others."""
+    advice = _WRITE_ADVICE.get(exc.errno or 0)
+    if advice is None:
+        return None
+    name = target or exc.filename or "a file"
+    return f"cannot write {name}: {exc.strerror or os.strerror(exc.errno)}; {advice}"
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it over `target` if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        message = describe_os_error(exc, target)
+        if message is None:
+            raise
+        raise WriteError(message) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -28,6 +60,16 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        message = describe_os_error(exc, target)
+        if message is None:
+            raise
+        raise WriteError(message) from exc
+    except RuntimeError as exc:  # torch.save reports a failed write as RuntimeError, without errno
+        free = shutil.disk_usage(target.parent).free
+        if free > (tmp_path.stat().st_size if tmp_path.exists() else 0) + (1 << 20):
+            raise
+        raise WriteError(describe_os_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), target)) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -85,3 +127,20 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writes left under `folder`: `.NAME.*.tmp` files of `atomic_path` and
+    `.NAME.partial` folders of `staged_folder`. The files they were to replace are intact."""
+    removed = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for path in sorted(root.rglob(".*"), reverse=True):  # deepest first
+        if path.is_file() and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif path.is_dir() and path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

@@ -20,8 +20,9 @@ import torch
 from harness.config import from_dict
 from harness.data.prepare import PreparedData, prepare_data
 from harness.errors import HarnessError, UsageError
-from harness.io import sha256_file, sha256_text, write_json
+from harness.io import remove_stale_temporaries, sha256_file, sha256_text, write_json
 from harness.registry import METHODS, SCHEDULES, TASKS
+from harness.run_folder import RunLock, check_drift, check_name, register_saved_schedule, trained_on
 from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
 from harness.tasks import ImageSpec, TaskSpec
 from harness.training import distributed
@@ -47,13 +48,34 @@ class RunSpec:
     # Trainer options that change results (TrainOptions: batch_size, lr_rule); part of the run id.
     train: dict = field(default_factory=dict)
     compile: bool = False  # torch.compile on CUDA: speed only, like `device`
+    # Data-parallel processes (torchrun); with the batch size it fixes the effective batch, so it
+    # is part of the run id (a 2-process run is another experiment than a 1-process one).
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        check_name(self.task, "task")
+        check_name(self.method, "method")
+        check_name(self.schedule, "schedule")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UsageError(f"--seed must be a whole number of at least 0, not {self.seed!r}")
 
     @property
     def run_id(self) -> str:
-        key = sorted(self.overrides.items()) if not self.train else \
+        key: Any = sorted(self.overrides.items()) if not self.train else \
             (sorted(self.overrides.items()), sorted(self.train.items()))
-        suffix = f"-{sha256_text(repr(key))[:8]}" if self.overrides or self.train else ""
-        return f"{self.schedule}-seed{self.seed}{suffix}"
+        if self.world_size > 1:
+            key = (key, ("world_size", self.world_size))
+        hashed = self.overrides or self.train or self.world_size > 1
+        suffix = f"-{sha256_text(repr(key))[:8]}" if hashed else ""
+        return f"{self.schedule}-seed{self.seed}{self.parallel_tag}{suffix}"
+
+    @property
+    def parallel_tag(self) -> str:
+        """`-ws2-eb2` for data-parallel runs (world size, effective batch); empty for one process."""
+        if self.world_size <= 1:
+            return ""
+        batch = self.train.get("batch_size") or SCHEDULES.get(self.schedule, where="--schedule").batch_size
+        return f"-ws{self.world_size}-eb{batch * self.world_size}"
 
     @property
     def run_dir(self) -> Path:
@@ -97,7 +119,7 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
 
 
 def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = None,
-            eval_options: Any = None, keep_checkpoint: bool = True) -> Path:
+            eval_options: Any = None, keep_checkpoint: bool = True, from_previous: bool = False) -> Path:
     """Run one (task, method, schedule, seed); resume it if its folder holds an unfinished run.
 
     `keep_checkpoint=False` deletes the checkpoint once the result is written (quick checks such
@@ -105,20 +127,44 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
     `eval_options` (a `harness.evaluation.EvalOptions`, e.g. with `inception_weights`) go to the
     evaluation at the end; None: the defaults (weights from $HARNESS_INCEPTION_WEIGHTS or the cache).
+
+    `from_previous`: the latest checkpoint is damaged; continue from the one before it.
     """
     task = TASKS.get(spec.task, where="--task")
-    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
+    SCHEDULES.get(spec.schedule, where="--schedule")
     METHODS.get(spec.method, where="--methods")
-    run_dir = spec.run_dir
-    if (run_dir / RESULT_NAME).exists() and not force:
-        log.info("%s is complete; skipping (use --force to train again)", run_dir)
-        return run_dir
+    if spec.world_size == 1 and distributed.requested_world_size() > 1:
+        spec = dataclasses.replace(spec, world_size=distributed.requested_world_size())
+    if (spec.run_dir / RESULT_NAME).exists() and not force:
+        log.info("%s is complete; skipping (use --force to train again)", spec.run_dir)
+        return spec.run_dir
     prepared = prepare_data(task, spec.data_root)  # fails before anything is written
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
+    args = (spec, prepared, stop_at_step, eval_options, keep_checkpoint, from_previous)
+    if not distributed.requested_main():  # rank 0 holds the folder's lock for all ranks
+        return _execute(*args)
+    existed = spec.run_dir.exists()
+    try:
+        with RunLock(spec.run_dir) as lock:
+            if force:
+                lock.clear_folder()
+            removed = remove_stale_temporaries(spec.run_dir)
+            if removed:
+                log.info("removed %d temporary file(s) left by interrupted writes in %s", len(removed), spec.run_dir)
+            return _execute(*args)
+    finally:
+        if not existed and spec.run_dir.is_dir() and not any(spec.run_dir.iterdir()):
+            spec.run_dir.rmdir()  # a run that failed before writing anything leaves no folder
+
+
+def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int], eval_options: Any,
+             keep_checkpoint: bool, from_previous: bool) -> Path:
+    task = prepared.task
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
+    run_dir = spec.run_dir
     spec_file = run_dir / RUN_SPEC
-    if spec_file.exists():
-        previous = RunSpec(**{k: v for k, v in _read_json(spec_file)["spec"].items()})
+    saved_run = _read_json(spec_file) if spec_file.exists() else None
+    if saved_run is not None:
+        previous = RunSpec(**saved_run["spec"])
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
                                compile=spec.compile) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
@@ -133,9 +179,13 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     method = device.prepare_module(method)
     method.amp_dtype = device.amp_dtype
     method.optimizers = method.configure_optimizers()
+    basis = trained_on(prepared, schedule, method.config_dict(), spec.train)
+    if saved_run is not None:
+        check_drift(run_dir, saved_run.get("trained_on"), basis, prepared.root)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if main and not spec_file.exists():
-        write_json(spec_file, {"spec": dataclasses.asdict(spec), "created_at": now_iso()})
+    if main and saved_run is None:
+        # Everything a resume needs, the schedule itself included (a --schedule FILE may be gone).
+        write_json(spec_file, {"spec": dataclasses.asdict(spec), "created_at": now_iso(), "trained_on": basis})
         prepared.split.save(run_dir / "split.json")
     if main:
         _attach_log_file(run_dir)
@@ -146,7 +196,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     if getattr(method, "trainable", True):
         log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
                  spec.schedule, spec.seed, device.device, trainer.total_steps)
-        outcome = trainer.fit(stop_at_step=stop_at_step)
+        outcome = trainer.fit(stop_at_step=stop_at_step, from_previous=from_previous)
     else:  # reference rows such as `identity` have nothing to train
         log.info("%s on %s: nothing to train (reference row); translating the test set", spec.method, spec.task)
         outcome = TrainOutcome(steps=0, epochs=0, wall_time_s=0.0, resumed_from_step=0, last_losses={})
@@ -174,7 +224,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
                    "task": dataclasses.asdict(task), "overrides": dict(spec.overrides)},
         "environment": env,
         "data": prepared.record(),
-        "run": {"run_id": spec.run_id, "steps": outcome.steps, "epochs": outcome.epochs,
+        "run": {"run_id": spec.run_id, "world_size": trainer.dist.world_size,
+                "effective_batch": trainer.effective_batch, "steps": outcome.steps, "epochs": outcome.epochs,
                 "iters_per_epoch": trainer.iters_per_epoch, "wall_time_s": round(outcome.wall_time_s, 3),
                 "resumed_from_step": outcome.resumed_from_step, "last_losses": outcome.last_losses,
                 "checkpoint": str(trainer.checkpoint_path.relative_to(run_dir)) if has_checkpoint else None,
@@ -207,14 +258,16 @@ def evaluate_after_training(run_dir: Path, result: dict[str, Any], prepared: Pre
 
 
 def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str] = None,
-           eval_options: Any = None) -> Path:
+           eval_options: Any = None, from_previous: bool = False) -> Path:
     spec_file = Path(run_dir) / RUN_SPEC
     if not spec_file.exists():
         raise UsageError(f"{run_dir} is not a run folder (no {RUN_SPEC}); start runs with `harness run`")
     if (Path(run_dir) / RESULT_NAME).exists():
         raise UsageError(f"{run_dir} is already complete (it has {RESULT_NAME})")
-    data = _read_json(spec_file)["spec"]
+    saved = _read_json(spec_file)
+    data = saved["spec"]
     run_path = Path(run_dir)
+    register_saved_schedule(data.get("schedule"), (saved.get("trained_on") or {}).get("schedule"), spec_file)
     # The run folder is <out>/<task>/<method>/<run_id>: the out folder follows from where it is now.
     data["out"] = str(run_path.parent.parent.parent)
     if device:
@@ -224,7 +277,7 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
     spec = RunSpec(**data)
     if spec.run_dir.resolve() != run_path.resolve():
         raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
-    return execute(spec, eval_options=eval_options)
+    return execute(spec, eval_options=eval_options, from_previous=from_previous)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

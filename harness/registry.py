@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import pkgutil
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from harness.errors import HarnessError, UnknownNameError
+from harness.errors import UnknownNameError
 
 T = TypeVar("T")
+log = logging.getLogger("harness.registry")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._discovered = False
         self._lock = threading.RLock()
+        # Plugins that failed to import: module or entry point → one-line reason (reported, then skipped).
+        self.skipped: dict[str, str] = {}
+        # Entry-point plugins: top-level module → (distribution, version), for result records.
+        self.plugin_sources: dict[str, tuple[str, str]] = {}
 
     # -- registration -------------------------------------------------------------------
     def register(self, name: str, obj: T | None = None, *, description: str = "") -> Any:
@@ -75,9 +81,18 @@ class Registry(Generic[T]):
                 return
             self._discovered = True
             for package in self._discover_packages:
-                _import_all(package)
+                self.skipped.update(_import_all(package))
             for ep in importlib.metadata.entry_points(group=f"harness.{self.kind}s"):
-                ep.load()
+                dist = ep.dist.name if ep.dist is not None else "?"
+                version = ep.dist.version if ep.dist is not None else "?"
+                try:
+                    ep.load()
+                except Exception as exc:  # a broken plugin must not take the other methods down
+                    self.skipped[f"{ep.value} (entry point {ep.name!r} of {dist} {version})"] = _one_line(exc)
+                    log.warning("skipping %s plugin %s from %s %s: %s", self.kind, ep.value, dist, version,
+                                _one_line(exc))
+                    continue
+                self.plugin_sources[ep.value.split(":")[0].split(".")[0]] = (dist, version)
 
     def get(self, name: str, where: str = "") -> T:
         return self.entry(name, where).obj
@@ -87,7 +102,11 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._entries, where) from None
+            error = UnknownNameError(self.kind, name, self._entries, where)
+            if self.skipped:
+                notes = "; ".join(f"{k}: {v}" for k, v in self.skipped.items())
+                error.args = (f"{error.args[0]}\n(skipped {self.kind} plugins that failed to import: {notes})",)
+            raise error from None
 
     def names(self) -> list[str]:
         self._ensure_discovered()
@@ -106,22 +125,32 @@ def _origin(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-def _import_all(package_name: str) -> None:
-    """Import every module of a package so that its decorators run."""
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _import_all(package_name: str) -> dict[str, str]:
+    """Import every module of a package so that its decorators run; return the modules that failed
+    (each reported as one warning line and skipped, so one broken file does not stop every run)."""
+    skipped: dict[str, str] = {}
     try:
         package = importlib.import_module(package_name)
     except ModuleNotFoundError as exc:
         if exc.name == package_name:
-            return
+            return skipped
         raise
-    for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}.",
+                                      onerror=lambda name: skipped.setdefault(name, "package failed to import")):
         leaf = info.name.rsplit(".", 1)[-1]
         if leaf.startswith("_") or leaf.startswith("test"):
             continue
         try:
             importlib.import_module(info.name)
-        except ImportError as exc:
-            raise HarnessError(f"could not import plugin module {info.name}: {exc}") from exc
+        except Exception as exc:
+            skipped[info.name] = _one_line(exc)
+            log.warning("skipping plugin module %s: %s", info.name, _one_line(exc))
+    return skipped
 
 
 # The registries. Their object types are imported lazily by the modules that fill them,

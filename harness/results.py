@@ -37,24 +37,60 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_state(path: Path | None = None) -> dict[str, Any]:
-    """Commit of the code that ran, and whether the code (not results/leaderboards) had local changes."""
+    """Commit of the code that ran, and whether the checkout had changes: edited, staged or untracked
+    files anywhere in it (an untracked method file changes results as much as an edited one), except
+    the results/ and leaderboards/ outputs. `dirty_files` names the first few."""
     cwd = path or Path(__file__).resolve().parent
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
+                              timeout=10).stdout
 
     try:
-        commit = git("rev-parse", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!leaderboards")
-        return {"commit": commit, "dirty": bool(status)}
+        commit = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--untracked-files=all", "--", ":(top)",
+                     ":(top,exclude)results", ":(top,exclude)leaderboards")
+        changed = [line[3:] for line in status.splitlines() if line.strip()]
+        return {"commit": commit, "dirty": bool(changed), "dirty_files": changed[:20],
+                "n_dirty_files": len(changed)}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None, "note": "not a git checkout"}
 
 
+def method_packages() -> dict[str, dict[str, Any]]:
+    """Version and origin of every package that registered methods (entry-point plugins included),
+    and the plugins skipped because they failed to import."""
+    from harness.registry import METHODS
+    checkout = Path(__file__).resolve().parents[1]
+    out: dict[str, dict[str, Any]] = {}
+    for entry in METHODS.entries():
+        top = getattr(entry.obj, "__module__", "?").split(".")[0]
+        if top in out:
+            continue
+        module = sys.modules.get(top)
+        where = Path(getattr(module, "__file__", None) or ".").resolve().parent
+        if top in METHODS.plugin_sources:
+            dist, version = METHODS.plugin_sources[top]
+            out[top] = {"origin": "entry point", "distribution": dist, "version": version, "path": str(where)}
+        elif checkout in where.parents or where == checkout:
+            out[top] = {"origin": "harness checkout", "version": _version("harness"), "path": str(where)}
+        else:
+            out[top] = {"origin": "installed package", "version": _version(top), "path": str(where)}
+    if METHODS.skipped:
+        out["skipped_plugins"] = dict(METHODS.skipped)
+    return out
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def environment() -> dict[str, Any]:
-    return {"packages": package_versions(), "git": git_state(), "platform": platform.platform(),
-            "argv": sys.argv}
+    return {"packages": package_versions(), "git": git_state(), "method_packages": method_packages(),
+            "platform": platform.platform(), "argv": sys.argv}
 
 
 def now_iso() -> str:

@@ -18,7 +18,7 @@ TINY = {"ngf": 8, "ndf": 8, "n_blocks": 2}
 
 
 def model_tensors(run_dir):
-    return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["model"]
+    return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["model"]
 
 
 def test_demo_smoke_run_writes_a_complete_result(tmp_path):

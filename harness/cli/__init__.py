@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Optional
 
 from harness.errors import HarnessError, did_you_mean
+from harness.io import describe_os_error
 
 # Modules of this package that each define `add_parser(subparsers)` for their verbs, in help order.
 COMMAND_MODULES = ("harness.cli.list_cmd", "harness.cli.run_cmd", "harness.cli.evaluate_cmd",
@@ -72,6 +73,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        message = describe_os_error(exc)  # disk full, read-only folder: one line, not a traceback
+        if message is None:
+            raise
+        print(f"harness: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("harness: interrupted; `harness resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
         return 130

@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", required=True, help="comma-separated method names, or 'all'")
     p.add_argument("--schedule", default="smoke",
                    help="paper, short or smoke (default: smoke), or a schedule YAML file (registered under its name)")
-    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one run per seed (default: 0)")
+    p.add_argument("--seed", type=seed_value, nargs="+", default=[0], help="one run per seed (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     p.add_argument("--out", default="results", help="results folder (default: results)")
@@ -34,8 +34,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("run_dir")
     r.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     r.add_argument("--data-root", default=None)
+    r.add_argument("--from-previous", action="store_true",
+                   help="the latest checkpoint is damaged: set it aside and continue from the one before it")
     add_inception_weights(r)
     r.set_defaults(handler=handle_resume)
+
+
+def seed_value(text: str) -> int:
+    """A seed: a whole number of at least 0 (what torch, numpy and random all accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 .. 2**32-1")
+    return value
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
@@ -64,10 +77,12 @@ def resolve_schedule(value: str) -> str:
 
     from harness.schedules import load_schedule_file
     if value.endswith((".yaml", ".yml")):
+        from harness.run_folder import check_name
         path = Path(value)
         if not path.is_file():
             raise UsageError(f"--schedule {value}: no such schedule file")
         schedule = load_schedule_file(path)
+        check_name(schedule.name, f"--schedule {value}: schedule")
         if schedule.name in SCHEDULES:
             if SCHEDULES.get(schedule.name) != schedule:
                 raise UsageError(f"--schedule {value}: its name {schedule.name!r} is taken by another schedule")
@@ -149,6 +164,7 @@ def handle_run(args: argparse.Namespace) -> int:
 
 def handle_resume(args: argparse.Namespace) -> int:
     from harness.pipeline import resume
-    run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root, eval_options=eval_options(args))
+    run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root, eval_options=eval_options(args),
+                     from_previous=args.from_previous)
     print(run_dir / "result.json")
     return 0

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.io import sha256_file
+
+# What a complete file of each image format ends with; a file cut short by an interrupted copy or
+# download lacks it. Header checks miss such files (the header is intact) and training would stop
+# on them hours later, so the manifest pass, which reads every byte anyway, checks the end too.
+_JPEG_END = b"\xff\xd9"
+_PNG_END = b"IEND\xaeB`\x82"
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,39 @@ def build_manifest(root: str | os.PathLike[str], progress: bool = False) -> Mani
         size = path.stat().st_size
         total += size
         counts[rel.split("/")[0] if "/" in rel else "."] += 1
-        lines.append(f"{rel}\t{sha256_file(path)}\t{size}")
+        digest, tail = _hash_with_tail(path)
+        check_image_end(path, tail)
+        lines.append(f"{rel}\t{digest}\t{size}")
     # Bytewise order, as `LC_ALL=C sort` gives.
     lines.sort(key=lambda s: s.encode("utf-8"))
     text = "".join(line + "\n" for line in lines)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Manifest(root, tuple(lines), digest, total, dict(sorted(counts.items())))
+
+
+def _hash_with_tail(path: Path, chunk: int = 1 << 20) -> tuple[str, bytes]:
+    """sha256 of the file and its last 64 bytes, in one read."""
+    digest = hashlib.sha256()
+    tail = b""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+            tail = (tail + block)[-64:]
+    return digest.hexdigest(), tail
+
+
+def check_image_end(path: Path, tail: bytes) -> None:
+    """Refuse a JPEG or PNG that does not end as a complete file of its format does."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        # Some writers pad after the end marker; tolerate padding, not missing data.
+        complete = tail.rstrip(b"\x00\r\n \t").endswith(_JPEG_END)
+        kind = "JPEG end marker (FF D9)"
+    elif suffix == ".png":
+        complete = tail.endswith(_PNG_END)
+        kind = "PNG IEND chunk"
+    else:
+        return
+    if not complete:
+        raise HarnessError(f"image {path} is truncated (no {kind} at its end): copy or download it again, "
+                           "or remove it")

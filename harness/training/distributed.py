@@ -47,6 +47,16 @@ class DistInfo:
 SINGLE = DistInfo()
 
 
+def requested_world_size() -> int:
+    """The number of processes torchrun started (WORLD_SIZE), known before joining the group."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def requested_main() -> bool:
+    """Whether this process will be rank 0 (RANK from torchrun), known before joining the group."""
+    return int(os.environ.get("RANK", "0") or 0) == 0 or requested_world_size() == 1
+
+
 def from_environment(use_cuda: bool) -> DistInfo:
     """Join the process group torchrun describes in the environment (WORLD_SIZE, RANK, ...)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

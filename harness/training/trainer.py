@@ -28,7 +28,10 @@ from harness.data.prepare import PreparedData
 from harness.errors import HarnessError
 from harness.schedules import Schedule
 from harness.tasks import ImageSpec
-from harness.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from harness.io import remove_stale_temporaries
+from harness.training.checkpoint import (CHECKPOINT_NAME, PREVIOUS_NAME, CheckpointError, load_checkpoint,
+                                         non_finite_weights, save_checkpoint)
+from harness.training.resume_state import restore_tracker, tracker_state, truncate_loss_log, use_previous
 from harness.training import distributed
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
@@ -125,6 +128,8 @@ class Trainer:
         self.iters_per_epoch = iters_per_epoch(len(self.dataset), schedule, self.batch_size, self.dist.world_size)
         self.total_steps = self.iters_per_epoch * schedule.epochs
         self.checkpoint_path = run_dir / "checkpoints" / CHECKPOINT_NAME
+        self.previous_path = run_dir / "checkpoints" / PREVIOUS_NAME
+        self._tracker: Optional[LossTracker] = None
         self.effective_batch = self.batch_size * self.dist.world_size
         self.lr_factor = lr_scale(options.lr_rule, self.effective_batch, schedule.batch_size)
         for opt in method.optimizers.values():
@@ -167,14 +172,24 @@ class Trainer:
                 group["lr"] = group["initial_lr"] * factor
 
     # -- loop ---------------------------------------------------------------------------
-    def fit(self, stop_at_step: Optional[int] = None) -> TrainOutcome:
+    def fit(self, stop_at_step: Optional[int] = None, from_previous: bool = False) -> TrainOutcome:
+        """Train to the schedule's end, resuming from `latest.pt` if there is one.
+
+        `from_previous`: the latest checkpoint is damaged; set it aside and continue from `previous.pt`."""
         start = time.perf_counter()
         step = epoch = iteration = 0
         history_wall = 0.0
         main = self.dist.is_main
+        # The interval's loss sums go into checkpoints, so a resumed run logs what an uninterrupted one does.
+        tracker = self._tracker = LossTracker(self.device.device)
+        last: dict[str, float] = {}
         if main:
             self._remove_stale_temporaries()
+            if from_previous:
+                use_previous(self.checkpoint_path, self.previous_path)
         distributed.barrier(self.dist)
+        if from_previous and not self.checkpoint_path.exists():
+            raise CheckpointError(f"--from-previous: {self.run_dir} has no {PREVIOUS_NAME} to continue from")
         if self.checkpoint_path.exists():
             payload = load_checkpoint(self.checkpoint_path, self.method)
             pos = payload["position"]
@@ -189,13 +204,14 @@ class Trainer:
             if step > self.total_steps:
                 raise HarnessError(f"checkpoint {self.checkpoint_path} is at step {step}, past the schedule's "
                                    f"{self.total_steps} steps; it belongs to another schedule")
+            restore_tracker(tracker, payload["trainer"])
+            if main:  # the log holds each step once: drop what was logged after the checkpoint
+                last = truncate_loss_log(self.run_dir / "losses.jsonl", step)
         if self.dist.enabled:
             # Each rank its own random stream (dropout, noise), fixed by (seed, rank, position).
             torch.manual_seed(hash((self.seed, self.dist.rank, step)) & 0x7FFF_FFFF)
         resumed_from = step
         losses_log = (self.run_dir / "losses.jsonl").open("a", encoding="utf-8") if main else None
-        tracker = LossTracker(self.device.device)
-        last: dict[str, float] = {}
         bar = tqdm(total=self.total_steps, initial=step, desc=f"train {self.run_dir.parent.name}",
                    unit="it", disable=None if main else True, dynamic_ncols=True)
         try:
@@ -237,31 +253,35 @@ class Trainer:
         """Checkpoint on rank 0 while the other ranks wait, so all continue from the same file."""
         if self.dist.enabled:
             distributed.average_float_buffers(self.method)
+        bad = non_finite_weights(self.method)  # never checkpoint weights a loss check missed
+        if bad:
+            raise NonFiniteLossError(f"{len(bad)} weight tensor(s) became NaN or inf by step {step} (e.g. {bad[0]}); "
+                                     f"training stopped without checkpointing them; {self._kept()}")
         if self.dist.is_main:
             save_checkpoint(self.checkpoint_path, self.method,
                             {"step": step, "epoch": epoch, "iteration": iteration},
-                            {"wall_time_s": wall, "world_size": self.dist.world_size})
+                            {"wall_time_s": wall, "world_size": self.dist.world_size, **tracker_state(self._tracker)})
         distributed.barrier(self.dist)
 
     def _remove_stale_temporaries(self) -> None:
-        # A process killed while writing leaves its temporary file; the checkpoint itself is intact.
-        folder = self.checkpoint_path.parent
-        if folder.is_dir():
-            for tmp in folder.glob(f".{CHECKPOINT_NAME}.*.tmp"):
-                tmp.unlink(missing_ok=True)
+        # A process killed while writing leaves its temporary file; the file it replaces is intact.
+        remove_stale_temporaries(self.run_dir)
 
     def _log(self, step: int, epoch: int, tracker: LossTracker, sink, bar) -> dict[str, float]:
         # The only host-device sync in the loop: once per logging interval.
         self._check_finite(tracker.bad, step)
-        means = tracker.pop_means()
+        # Rounded as logged, so a resumed run's last losses (read back from the log) are the same.
+        means = {k: round(v, 6) for k, v in tracker.pop_means().items()}
         if sink is not None:
-            sink.write(json.dumps({"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in means.items()}}) + "\n")
+            sink.write(json.dumps({"step": step, "epoch": epoch, **means}) + "\n")
             sink.flush()
         bar.set_postfix({k: f"{v:.3f}" for k, v in list(means.items())[:4]}, refresh=False)
         return means
 
     def _check_finite(self, bad: torch.Tensor, step: int) -> None:
         if bool(bad):
-            kept = f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() \
-                else "no checkpoint was written yet"
-            raise NonFiniteLossError(f"a loss became NaN or inf by step {step}; training stopped and {kept}")
+            raise NonFiniteLossError(f"a loss became NaN or inf by step {step}; training stopped and {self._kept()}")
+
+    def _kept(self) -> str:
+        return f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() \
+            else "no checkpoint was written yet"
