@@ -47,6 +47,7 @@ class RunSpec:
     # Trainer options that change results (TrainOptions: batch_size, lr_rule); part of the run id.
     train: dict = field(default_factory=dict)
     compile: bool = False  # torch.compile on CUDA: speed only, like `device`
+    tensorboard: bool = False  # TensorBoard logging (training/monitor.py): not part of the run id
 
     @property
     def run_id(self) -> str:
@@ -120,7 +121,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     if spec_file.exists():
         previous = RunSpec(**{k: v for k, v in _read_json(spec_file)["spec"].items()})
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
-                               compile=spec.compile) != spec:
+                               compile=spec.compile, tensorboard=spec.tensorboard) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
         log.info("resuming the unfinished run in %s", run_dir)
 
@@ -142,7 +143,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 
     env = {**environment(), "device": device.record()}  # the code as it was when training started
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised",
-                      from_dict(TrainOptions, spec.train, where="train options"))
+                      dataclasses.replace(from_dict(TrainOptions, spec.train, where="train options"),
+                                          tensorboard=spec.tensorboard))
     if getattr(method, "trainable", True):
         log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
                  spec.schedule, spec.seed, device.device, trainer.total_steps)
