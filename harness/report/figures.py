@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from harness.data.datasets import load_image
+from harness.data.layouts import ImageRef
 from harness.io import atomic_path
 
 MAX_ROWS = 4  # test images per side-by-side figure
@@ -74,14 +76,17 @@ def _save(fig, out: Path) -> None:
         fig.savefig(tmp, format="png", dpi=90)
 
 
-def _open(path: Optional[Path], size: int) -> Optional[np.ndarray]:
+def _open(item: Optional[Path | ImageRef], size: int) -> Optional[np.ndarray]:
+    """A translation file, or a data image (an ImageRef: its half of an aligned A|B file); None if absent."""
+    path = item.path if isinstance(item, ImageRef) else item
     if path is None or not path.is_file():
         return None
-    return np.asarray(Image.open(path).convert("RGB").resize((size, size), Image.NEAREST))
+    image = load_image(item) if isinstance(item, ImageRef) else Image.open(path).convert("RGB")
+    return np.asarray(image.resize((size, size), Image.NEAREST))
 
 
-def side_by_side(image_ids: Sequence[str], inputs: dict[str, Path], columns: dict[str, dict[str, Path]],
-                 targets: dict[str, Path], out: Path, title: str, target_label: str, size: int = 128) -> Path:
+def side_by_side(image_ids: Sequence[str], inputs: dict[str, ImageRef], columns: dict[str, dict[str, Path]],
+                 targets: dict[str, ImageRef], out: Path, title: str, target_label: str, size: int = 128) -> Path:
     """Rows: test images; columns: the input, each method's translation of it, then a real target image.
 
     `columns` maps a column title to {image id: translation file}; a missing file is a blank tile.

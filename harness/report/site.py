@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from harness.data.layouts import ImageRef
 from harness.io import write_text
 from harness.leaderboard import build_tables
 from harness.leaderboard.publish import replace_folder
@@ -116,16 +117,17 @@ def _run_assets(page: RunPage, site: Path) -> None:
         page.images["Snapshots during training (same test images)"] = snaps
 
 
-def _split_paths(run_dir: Path, result: dict) -> dict[tuple[str, str], Path]:
-    """(side, image id) -> the test image file, from the run's split.json and its recorded data root."""
+def _split_paths(run_dir: Path, result: dict) -> dict[tuple[str, str], ImageRef]:
+    """(side, image id) -> the test image (file and half of an aligned A|B file), from the run's split.json
+    and its recorded data root."""
     split_file, root = run_dir / "split.json", (result.get("data") or {}).get("root")
     if not split_file.is_file() or not root:
         return {}
     out = {}
     for line in json.loads(split_file.read_text(encoding="utf-8")).get("lines", []):
-        part, side, image_id, rel, *_ = line.split("\t")
+        part, side, image_id, rel, *rest = line.split("\t")
         if part == "test":
-            out[(side, image_id)] = Path(root) / rel
+            out[(side, image_id)] = ImageRef(image_id, Path(root) / rel, (rest[0] if rest else "") or None)
     return out
 
 
@@ -160,7 +162,7 @@ def _task_figures(task: str, pages: list[RunPage], site: Path) -> list[dict]:
         figures.side_by_side(ids, {k: v for k, v in inputs.items() if v}, columns,
                              {k: v for k, v in targets.items() if v}, site / rel,
                              f"{task} {name}: the same test images, every method", label)
-        missing = not any(p and p.is_file() for p in inputs.values())
+        missing = not any(p and p.path.is_file() for p in inputs.values())
         out.append({"src": rel, "direction": f"{name} ({direction})", "methods": list(columns),
                     "note": f"input images not found under {any_page.result.get('data', {}).get('root')} on this "
                             "machine (blank tiles)" if missing else ""})
@@ -194,7 +196,9 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
             write_text(site / "tasks" / f"{_slug(task)}.html", env.get_template("task.html").render(
                 root="../", task=task, figures=figs, pages=sorted(task_pages, key=lambda p: (p.method, p.run_id)),
                 **common))
-        views = [table_view(t) for t in outcome.written]
+        written = sorted(outcome.written, key=lambda t: (t.spec.paper_table is None, t.spec.paper_table or 0,
+                                                          t.spec.name))  # the paper's tables first
+        views = [table_view(t) for t in written]
         write_text(site / "index.html", env.get_template("index.html").render(
             root="", tables=views, refused=outcome.refused, tasks=tasks,
             pages=sorted(pages, key=lambda p: (p.task, p.method, p.run_id)), **common))
