@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from harness.data.layouts import ImageRef
 from harness.io import write_text
@@ -64,7 +64,8 @@ def _slug(*parts: str) -> str:
 
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=ChainableUndefined,  # result files of older schemas lack fields: empty, not an error
+                      trim_blocks=True, lstrip_blocks=True)
     env.filters["pretty"] = lambda obj: json.dumps(obj, indent=2, sort_keys=False, default=str)
     return env
 
