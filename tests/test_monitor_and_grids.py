@@ -48,6 +48,7 @@ class FakeClock:
 
 def test_progress_lines_at_a_fixed_interval_with_rate_and_eta(tmp_path):
     clock, stream = FakeClock(), io.StringIO()  # a StringIO is not a terminal
+    (tmp_path / "cyclegan" / "smoke-seed0").mkdir(parents=True)
     monitor = TrainingMonitor(tmp_path / "cyclegan" / "smoke-seed0", 100, dict, snapshots=0, interval_s=30,
                               stream=stream, clock=clock)
     monitor.start(10)  # resumed at step 10
@@ -56,6 +57,9 @@ def test_progress_lines_at_a_fixed_interval_with_rate_and_eta(tmp_path):
         clock.now += 2.0
         monitor.after_step(step, None, None)
     lines = stream.getvalue().splitlines()
+    (monitor.run_dir / "losses.jsonl").write_text('{"step": 1, "G_gan": 1.0, "D_A": 0.5}\n', encoding="utf-8")
+    monitor.close()
+    assert (monitor.run_dir / "losses.png").is_file()  # the run's loss-curve figure
     assert len(lines) == 2  # 60 s of training, a line every 30 s: after steps 25 and 40
     assert lines[0].startswith("[cyclegan/smoke-seed0] step 25/100 (25%) 0.50 it/s ETA 2m30s | G_gan 0.500 D_A 0.250")
     assert format_duration(3725) == "1h02m05s"

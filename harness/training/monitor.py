@@ -5,6 +5,7 @@
 - Snapshots: sample grids of the same fixed test images at `SNAPSHOTS` evenly spaced points of the
   run (`snapshots/step0000100_A2B.png`), so progress can be seen; they leave the training state
   untouched (translate.save_snapshot).
+- `losses.png`: the loss curves (one panel per network), drawn when training ends or stops.
 - TensorBoard scalars (every logged loss) and snapshot images through `torch.utils.tensorboard`,
   when asked (`harness run --tensorboard`; needs the optional `tensorboard` extra). A well-kept
   viewer beats a hand-written one; off by default so a plain install needs nothing more.
@@ -30,6 +31,7 @@ PROGRESS_INTERVAL_S = 30.0
 SNAPSHOTS = 4
 SNAPSHOT_DIR = "snapshots"
 TENSORBOARD_DIR = "tensorboard"
+LOSS_FIGURE = "losses.png"
 
 
 def format_duration(seconds: float) -> str:
@@ -106,9 +108,18 @@ class TrainingMonitor:
             self.writer.add_scalar("progress/epoch", epoch, step)
 
     def close(self) -> None:
+        """End of training (or its interruption): the loss-curve figure so far, and TensorBoard flushed."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        if self.main and (self.run_dir / "losses.jsonl").is_file():
+            try:
+                from harness.report.figures import loss_figure
+
+                loss_figure(self.run_dir / "losses.jsonl", self.run_dir / LOSS_FIGURE,
+                            f"{self.run_dir.parent.name} ({self.run_dir.name})")
+            except Exception as exc:  # a figure is never worth a failed run
+                log.warning("could not draw %s: %s", self.run_dir / LOSS_FIGURE, exc)
 
     # -- what the hooks do ------------------------------------------------------------------
     def progress_line(self, step: int) -> str:
