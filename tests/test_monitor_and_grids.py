@@ -79,8 +79,8 @@ def test_no_progress_lines_on_a_terminal(tmp_path):
 
 def test_snapshot_steps_are_evenly_spaced_and_end_at_the_last():
     assert snapshot_steps(2400, 4) == [600, 1200, 1800, 2400]
-    assert snapshot_steps(3, 4) == [1, 2, 3]
-    assert snapshot_steps(0, 4) == []
+    assert snapshot_steps(250, 4) == [125, 250]  # at most one per 100 steps: under 1% of training
+    assert snapshot_steps(9, 4) == [] and snapshot_steps(0, 4) == []
 
 
 def test_snapshot_leaves_rng_and_buffers_as_they_were(tmp_path):

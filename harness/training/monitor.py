@@ -3,8 +3,8 @@
 - Progress lines (step, rate, ETA, latest losses) every `PROGRESS_INTERVAL_S` seconds when standard
   output is not a terminal (Slurm and nohup logs), where tqdm's bar is off.
 - Snapshots: sample grids of the same fixed test images at `SNAPSHOTS` evenly spaced points of the
-  run (`snapshots/step0000100_A2B.png`), so progress can be seen; they leave the training state
-  untouched (translate.save_snapshot).
+  run (`snapshots/step0000100_A2B.png`; fewer in runs under 400 steps, none under 100), so progress
+  can be seen; they leave the training state untouched (translate.save_snapshot).
 - `losses.png`: the loss curves (one panel per network), drawn when training ends or stops.
 - TensorBoard scalars (every logged loss) and snapshot images through `torch.utils.tensorboard`,
   when asked (`harness run --tensorboard`; needs the optional `tensorboard` extra). A well-kept
@@ -29,6 +29,9 @@ log = logging.getLogger("harness.trainer")
 
 PROGRESS_INTERVAL_S = 30.0
 SNAPSHOTS = 4
+# A snapshot costs about one training step (a forward pass per image and direction); runs get at most
+# one per this many steps, so snapshots stay under ~1% of training and a 9-step smoke run takes none.
+STEPS_PER_SNAPSHOT = 100
 SNAPSHOT_DIR = "snapshots"
 TENSORBOARD_DIR = "tensorboard"
 LOSS_FIGURE = "losses.png"
@@ -42,8 +45,9 @@ def format_duration(seconds: float) -> str:
 
 
 def snapshot_steps(total_steps: int, count: int = SNAPSHOTS) -> list[int]:
-    """`count` evenly spaced steps ending at the last one (fewer for very short runs)."""
-    if total_steps < 1 or count < 1:
+    """`count` evenly spaced steps ending at the last one; fewer in short runs (STEPS_PER_SNAPSHOT)."""
+    count = min(count, total_steps // STEPS_PER_SNAPSHOT)
+    if count < 1:
         return []
     return sorted({max(1, math.ceil(total_steps * k / count)) for k in range(1, count + 1)})
 
