@@ -3,7 +3,6 @@ effective batches, ablation tables, FID columns and LaTeX options."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -112,7 +111,8 @@ def test_ablation_table_has_one_row_per_override_value(tmp_path):
     folder.mkdir()
     (folder / "ablation.yaml").write_text(
         "title: 'CycleGAN identity-loss ablation'\nauto_rows: true\nvary: [lambda_identity]\n"
-        "columns:\n  - {task: horse2zebra, direction: A2B, metric: target_kid_x100, label: 'H→Z'}\n", encoding="utf-8")
+        "columns:\n  - {task: horse2zebra, direction: A2B, metric: target_kid_x100, label: 'H→Z'}\n",
+        encoding="utf-8")
     root = tmp_path / "results"
     write_result(root, "horse2zebra", "cyclegan", 0, h2z(3.0))
     for i, value in enumerate((0, 1)):

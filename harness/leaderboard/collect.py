@@ -18,11 +18,12 @@ from harness.results import iter_results
 
 RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "setting", "schedule", "seed",
                "schema_version", "status", "has_overrides", "override_key", "effective_batch", "manifest_digest",
-               "split_digest", "metrics_status", "metrics_protocol", "metrics_attempted", "reimplemented", "provenance", "wall_time_s", "steps",
-               "created_at"]
+               "split_digest", "metrics_status", "metrics_protocol", "metrics_attempted", "reimplemented",
+               "provenance", "wall_time_s", "steps", "created_at"]
 METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std",
-                  "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id", "weights_sha256", "reason",
-                  "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling", "protocol_note", "fused_mode"]
+                  "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id",
+                  "weights_sha256", "reason", "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling",
+                  "protocol_note", "fused_mode"]
 # Override keys are canonical JSON, so two runs with the same `--set` values share a row of an ablation table.
 NO_OVERRIDES = ""
 # Metric status of an entry that evaluation marked `for_leaderboards: false` (a test-only extractor or

@@ -46,7 +46,8 @@ def check(table: str, runs: pd.DataFrame, metrics: pd.DataFrame, by_overrides: b
     batches = runs[runs.effective_batch.notna()]
     if _distinct(batches, "effective_batch") > 1:  # batch x processes changes the optimisation itself
         problems.append("  different effective batches (batch size x processes; put runs made with --batch-size "
-                        f"or several processes in their own --results folder):\n{_describe(batches, 'effective_batch')}")
+                        "or several processes in their own --results folder):\n"
+                        + _describe(batches, "effective_batch"))
     evaluated = runs[runs.metrics_protocol.notna()]
     if _distinct(evaluated, "metrics_protocol") > 1:
         problems.append(f"  different metric protocols:\n{_describe(evaluated, 'metrics_protocol')}")

@@ -16,7 +16,7 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
@@ -26,8 +26,7 @@ from harness.leaderboard import build_tables
 from harness.leaderboard.publish import replace_folder
 from harness.report import figures
 from harness.report.tables import table_view
-from harness.results import iter_results
-from harness.results import now_iso
+from harness.results import iter_results, now_iso
 
 log = logging.getLogger("harness.report")
 METRIC_ORDER = ("target_kid_x100", "fused_kid_x100", "target_fid", "fused_fid")
@@ -78,7 +77,8 @@ def _metric_rows(result: dict) -> list[dict]:
         for metric in order:
             e = entries[metric] or {}
             value = e.get("value")
-            shown = "" if value is None else f"{value:.4g}" + (f" ± {e['std']:.2g}" if e.get("std") is not None else "")
+            spread = f" ± {e['std']:.2g}" if e.get("std") is not None else ""
+            shown = "" if value is None else f"{value:.4g}{spread}"
             rows.append({"direction": f"{names.get(key, key)} ({key})", "metric": metric, "status": e.get("status"),
                          "value": shown, "detail": e.get("reason") or e.get("std_method") or ""})
     return rows
