@@ -23,16 +23,30 @@ setup() {
     fi
 }
 
+# The report tests render pages in headless Chromium; install it where missing and possible (root with
+# apt), never failing here: without it those tests are skipped and say why.
+browser_for_tests() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then return 0; fi
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+            || echo "note: could not install chromium; the browser checks of the report will be skipped" >&2
+    else
+        echo "note: chromium not found (apt-get install chromium); the browser checks of the report will be skipped" >&2
+    fi
+}
+
 case "${1:-}" in
     setup) setup ;;
     demo)
         setup
         "$VENV/bin/harness" run --task demo --methods all --schedule smoke --device cpu --discard-checkpoints
         if "$VENV/bin/harness" leaderboard --help >/dev/null 2>&1; then "$VENV/bin/harness" leaderboard; fi
+        "$VENV/bin/harness" report --results results --out report  # prints: report -> report/index.html
         ;;
     test)
         setup
         shift
+        browser_for_tests
         export TQDM_DISABLE=1
         "$VENV/bin/python" -m pytest -q "$@"
         ;;

@@ -51,6 +51,7 @@ class RunSpec:
     # Data-parallel processes (torchrun); with the batch size it fixes the effective batch, so it
     # is part of the run id (a 2-process run is another experiment than a 1-process one).
     world_size: int = 1
+    tensorboard: bool = False  # TensorBoard logging (training/monitor.py): not part of the run id
 
     def __post_init__(self) -> None:
         check_name(self.task, "task")
@@ -166,7 +167,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     if saved_run is not None:
         previous = RunSpec(**saved_run["spec"])
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
-                               compile=spec.compile) != spec:
+                               compile=spec.compile, tensorboard=spec.tensorboard) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
         log.info("resuming the unfinished run in %s", run_dir)
 
@@ -192,7 +193,8 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
 
     env = {**environment(), "device": device.record()}  # the code as it was when training started
     trainer = Trainer(method, prepared, schedule, image, device, run_dir, spec.seed, setting == "supervised",
-                      from_dict(TrainOptions, spec.train, where="train options"))
+                      dataclasses.replace(from_dict(TrainOptions, spec.train, where="train options"),
+                                          tensorboard=spec.tensorboard))
     if getattr(method, "trainable", True):
         log.info("training %s on %s (%s, %s schedule, seed %d, %s): %d steps", spec.method, spec.task, setting,
                  spec.schedule, spec.seed, device.device, trainer.total_steps)

@@ -169,7 +169,9 @@ def test_variant_trains_on_demo_and_records_options(tmp_path, name, extra):
         assert "attn_source" in config and "recon_guidance" in config
     assert result["run"]["steps"] == 9 and all(v == v for v in result["run"]["last_losses"].values())
     for direction in ("A2B", "B2A"):
-        assert result["samples"][direction]["columns"] == ["input", "attention", "output"]
+        # demo test pairs are aligned, so the grid ends with the ground truth
+        assert result["samples"][direction]["columns"] == ["input", "attention", "attention on output", "output",
+                                                           "ground truth"]
         assert result["translations"][direction]["n_images"] > 0
 
 

@@ -26,7 +26,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 KID_ID = "kid@inception-v3-compat/{}/v1"
 FCN_ID = "fcn-score@espnet-c-p2q8/v1"
 TASK_DIRECTIONS = {"cityscapes": {"A2B": "photo2label", "B2A": "label2photo"},
-                   "apple2orange": {"A2B": "A2O", "B2A": "O2A"}, "demo": {"A2B": "S2R", "B2A": "R2S"}}
+                   "apple2orange": {"A2B": "A2O", "B2A": "O2A"}, "horse2zebra": {"A2B": "H2Z", "B2A": "Z2H"},
+                   "demo": {"A2B": "S2R", "B2A": "R2S"}}
 
 
 def kid(value, std, flavour="target", weights="w-inception"):
@@ -273,18 +274,18 @@ def test_mixed_metric_weights_are_refused(tmp_path):
         build.build_table(spec, collect_results(root))
 
 
-def test_schedule_filter_resolves_a_clash_and_refusal_removes_stale_tables(tmp_path):
+def test_schedule_filter_and_default_schedule_pick(tmp_path):
     root, out = tmp_path / "results", tmp_path / "out"
-    _two_demo_results(root, schedule="short")
-    (out).mkdir()
-    (out / "demo.md").write_text("stale", encoding="utf-8")
-    outcome = write_leaderboards(root, out)
-    assert "demo" in outcome.refused and not (out / "demo.md").exists()
-    assert "refused" in (out / "README.md").read_text(encoding="utf-8")
+    _two_demo_results(root, schedule="short")  # cyclegan smoke, unit short: one cell each
     outcome = write_leaderboards(root, out, schedule="smoke")
     assert not outcome.refused
     md = (out / "demo.md").read_text(encoding="utf-8")
     assert "cyclegan" in md and "unit" not in md  # the short-schedule UNIT run is filtered out
+    outcome = write_leaderboards(root, out)  # no --schedule: the longer schedule wins the tie, and says so
+    demo = {t.spec.name: t for t in outcome.written}["demo"]
+    assert not outcome.refused and demo.schedules == ["short"]
+    md = (out / "demo.md").read_text(encoding="utf-8")
+    assert "unit" in md and "cyclegan" not in md and "Schedule shown: `short`" in md and "`smoke` (1/" in md
 
 
 def test_runs_with_overrides_stay_out(tmp_path):

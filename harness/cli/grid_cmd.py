@@ -48,7 +48,8 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--set applies to one method's config; give a single method with --set")
     specs = grid.expand(_names(args.tasks), methods, args.seeds, resolve_schedule(args.schedule),
                         device=args.device, data_root=args.data_root, out=args.out, overrides=overrides,
-                        train=train_options(args), compile=args.compile)
+                        train=train_options(args), compile=args.compile,
+                        tensorboard=args.tensorboard)
     items = grid.plan(specs)
     counts = {s: sum(i.state == s for i in items) for s in ("complete", "interrupted", "new")}
     print(f"grid: {len(items)} runs ({counts['complete']} complete, {counts['interrupted']} to resume, "

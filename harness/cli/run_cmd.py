@@ -58,6 +58,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-rule", default=None, choices=["none", "linear", "sqrt"],
                    help="learning-rate rule for a larger effective batch (default none); recorded")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA speed option)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log losses and snapshots to RUN_DIR/tensorboard (needs: pip install tensorboard)")
 
 
 def train_options(args: argparse.Namespace) -> dict:
@@ -145,7 +147,7 @@ def handle_run(args: argparse.Namespace) -> int:
     for seed in args.seed:
         for name in methods:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
-                           train, args.compile)
+                           train, args.compile, args.tensorboard)
             try:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)

@@ -130,3 +130,15 @@ def protocol_notes(spec: TableSpec, metrics: pd.DataFrame) -> tuple[list[bool], 
             notes.append(f"{PROTOCOL_MARK} {note}" + (f"; fused mode: {', '.join(modes)}" if modes else "")
                          + " (see harness/evaluation/kid.py).")
     return flags, list(dict.fromkeys(notes))
+
+
+def spread_notes(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
+    """Why some single-run values in the table's columns show no ±, once per reason."""
+    ok = metrics[(metrics.metric_status == "ok") & (metrics.spread_note.fillna("") != "")]
+    rows = pd.concat([_column_rows(ok, spec, i) for i in range(len(spec.columns))]).drop_duplicates(
+        ["file", "direction_key", "metric"])
+    notes = []
+    for note, group in rows.groupby("spread_note", sort=True):
+        notes.append(f"No ± on {len(group)} value(s) from {group.file.nunique()} result file(s): {note}; "
+                     "such values are never marked close or significant.")
+    return notes

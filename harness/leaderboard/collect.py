@@ -6,6 +6,7 @@ protocol columns repeated so that any slice carries what it needs for the protoc
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -16,12 +17,15 @@ from harness.leaderboard.specs import REFERENCE_MODULE_PREFIX
 from harness.results import iter_results
 
 RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "setting", "schedule", "seed",
-               "schema_version", "status", "has_overrides", "manifest_digest", "split_digest", "metrics_status",
-               "metrics_protocol", "metrics_attempted", "reimplemented", "provenance", "wall_time_s", "steps",
-               "created_at"]
+               "schema_version", "status", "has_overrides", "override_key", "effective_batch", "manifest_digest",
+               "split_digest", "metrics_status", "metrics_protocol", "metrics_attempted", "reimplemented",
+               "provenance", "wall_time_s", "steps", "created_at"]
 METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std",
-                  "n_generated", "subset_size", "subsets", "metric_id", "weights_sha256", "reason",
-                  "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling", "protocol_note", "fused_mode"]
+                  "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id",
+                  "weights_sha256", "reason", "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling",
+                  "protocol_note", "fused_mode"]
+# Override keys are canonical JSON, so two runs with the same `--set` values share a row of an ablation table.
+NO_OVERRIDES = ""
 # Metric status of an entry that evaluation marked `for_leaderboards: false` (a test-only extractor or
 # segmenter): its number exists but never enters a table.
 EXCLUDED = "not_for_leaderboards"
@@ -50,6 +54,8 @@ def _run_row(rel: str, result: dict[str, Any]) -> dict[str, Any]:
             "setting": result.get("setting"), "schedule": result.get("schedule"), "seed": result.get("seed"),
             "schema_version": result.get("schema_version"), "status": result.get("status"),
             "has_overrides": bool(config.get("overrides")),
+            "override_key": override_key(config.get("overrides")),
+            "effective_batch": _effective_batch(run, config),
             "manifest_digest": data.get("manifest_digest"), "split_digest": data.get("split_digest"),
             "metrics_status": metrics.get("status"), "metrics_protocol": metrics.get("protocol"),
             # evaluation ran (entries exist) even when every metric came out unavailable
@@ -58,6 +64,38 @@ def _run_row(rel: str, result: dict[str, Any]) -> dict[str, Any]:
                                                       and method_config.get("reimplemented")),
             "provenance": provenance,
             "wall_time_s": run.get("wall_time_s"), "steps": run.get("steps"), "created_at": result.get("created_at")}
+
+
+def override_key(overrides: Optional[dict]) -> str:
+    return json.dumps(overrides, sort_keys=True, separators=(",", ":")) if overrides else NO_OVERRIDES
+
+
+def _effective_batch(run: dict, config: dict) -> Optional[int]:
+    """batch x processes as the trainer recorded it; results from before that record trained at the schedule's."""
+    trainer = run.get("trainer") or {}
+    if trainer.get("effective_batch") is not None:
+        return int(trainer["effective_batch"])
+    schedule = config.get("schedule") or {}
+    return int(schedule["batch_size"]) if isinstance(schedule, dict) and schedule.get("batch_size") else None
+
+
+def usable_spread(entry: dict) -> tuple[Optional[float], str]:
+    """The entry's ± if it may enter a table and significance marks, else (None, why not).
+
+    A spread is unusable when evaluation says so (`std: null`, `std_method: unavailable`) and in
+    entries written before `std_method` existed whose KID subset size equals both set sizes: every
+    subset was then the whole set and the ~1e-14 std is an artefact, not a spread.
+    """
+    std, method = entry.get("std"), entry.get("std_method")
+    if "std" not in entry and method is None:
+        return None, ""  # a metric without a spread (FCN scores)
+    if std is None or method == "unavailable":
+        return None, "spread unavailable" + (f" ({entry['std_reason']})" if entry.get("std_reason") else "")
+    size, n_gen, n_ref = entry.get("subset_size"), entry.get("n_generated"), entry.get("n_reference")
+    if method is None and size and n_gen and n_ref and size >= n_gen and size >= n_ref:
+        return None, (f"± left out: KID subset size {size} equals both set sizes ({n_gen}/{n_ref}), so every "
+                      "subset is the whole set and its std is degenerate")
+    return float(std), ""
 
 
 def _metric_rows(rel: str, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,10 +111,13 @@ def _metric_rows(rel: str, result: dict[str, Any]) -> list[dict[str, Any]]:
                 reason = (f"computed with the test-only {'extractor' if entry.get('extractor') else 'tool'} "
                           f"{tool!r} (for_leaderboards: false); never shown in a table")
             ok = status == "ok"
+            std, spread_note = usable_spread(entry) if ok else (None, "")
             rows.append({"file": rel, "direction_key": key, "direction_name": names.get(key, key), "metric": metric,
                          "metric_status": status, "value": entry.get("value") if ok else None,
-                         "std": entry.get("std") if ok else None, "n_generated": entry.get("n_generated"),
-                         "subset_size": entry.get("subset_size"), "subsets": entry.get("subsets"),
+                         "std": std, "n_generated": entry.get("n_generated"),
+                         "n_reference": entry.get("n_reference"), "subset_size": entry.get("subset_size"),
+                         "std_method": entry.get("std_method") if std is not None else None,
+                         "spread_note": spread_note, "subsets": entry.get("subsets"),
                          "metric_id": entry.get("metric_id"), "weights_sha256": entry.get("weights_sha256"),
                          "reason": reason, "for_leaderboards": entry.get("for_leaderboards", True), "tool": tool,
                          "segmenter": entry.get("segmenter"), "segmenter_label": entry.get("segmenter_label"),

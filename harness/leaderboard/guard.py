@@ -1,6 +1,6 @@
 """Protocol guard: one table never mixes results that were produced under different protocols.
 
-Across a whole table: result schema version, schedule, metric protocol version.
+Across a whole table: result schema version, schedule, effective batch, metric protocol version.
 Per task: task (protocol) version, data manifest digest, split digest.
 Per (task, direction, metric): metric_id and the weights hash of its feature extractor / segmenter.
 And no two results may fill the same (method, task, seed).
@@ -33,13 +33,21 @@ def _distinct(frame: pd.DataFrame, column: str) -> int:
     return frame[column].astype(str).nunique(dropna=False)
 
 
-def check(table: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> None:
-    """Raise `ProtocolClash` if the selected `runs` (and their ok `metrics` rows) mix protocols."""
+def check(table: str, runs: pd.DataFrame, metrics: pd.DataFrame, by_overrides: bool = False) -> None:
+    """Raise `ProtocolClash` if the selected `runs` (and their ok `metrics` rows) mix protocols.
+
+    `by_overrides`: an ablation table, where runs of one method and seed differ by their `--set` values.
+    """
     problems: list[str] = []
     for column, what in (("schema_version", "result schema versions"), ("schedule", "schedules")):
         if _distinct(runs, column) > 1:
             hint = " (choose one with --schedule)" if column == "schedule" else ""
             problems.append(f"  different {what}{hint}:\n{_describe(runs, column)}")
+    batches = runs[runs.effective_batch.notna()]
+    if _distinct(batches, "effective_batch") > 1:  # batch x processes changes the optimisation itself
+        problems.append("  different effective batches (batch size x processes; put runs made with --batch-size "
+                        "or several processes in their own --results folder):\n"
+                        + _describe(batches, "effective_batch"))
     evaluated = runs[runs.metrics_protocol.notna()]
     if _distinct(evaluated, "metrics_protocol") > 1:
         problems.append(f"  different metric protocols:\n{_describe(evaluated, 'metrics_protocol')}")
@@ -48,8 +56,9 @@ def check(table: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> None:
                              ("split_digest", "split digests")):
             if _distinct(group, column) > 1:
                 problems.append(f"  {task}: different {what}:\n{_describe(group, column)}")
-        dupes = group[group.duplicated(["method", "seed"], keep=False)]
-        for (method, seed), dup in dupes.groupby(["method", "seed"], sort=True):
+        key = ["method", "override_key", "seed"] if by_overrides else ["method", "seed"]
+        dupes = group[group.duplicated(key, keep=False)]
+        for (method, *_, seed), dup in dupes.groupby(key, sort=True):
             problems.append(f"  {task}: {len(dup)} results for {method} seed {seed}: {', '.join(sorted(dup.file))}")
     ok = metrics[metrics.metric_status == "ok"]
     # Per direction: the FCN score of photo→label (palette colours) and of label→photo (a segmenter)

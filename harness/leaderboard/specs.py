@@ -3,7 +3,8 @@
 A table names its columns (task, direction, metric, label), its rows (the paper's method name,
 the harness method whose results fill it, a printed label) and the reference methods shown
 apart at the bottom. Adding a table is adding a YAML file here or in a folder passed with
-`harness leaderboard --tables DIR`; no code changes. A title may contain `{fcn_score}`, which
+`harness leaderboard --tables DIR`; no code changes. An ablation table lists the `--set` options
+it varies under `vary:` and gets one row per method and value. A title may contain `{fcn_score}`, which
 becomes "FCN-score (<segmenter>)" naming the segmenter of the reproduced numbers.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ from harness.errors import UsageError
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 # KID is a distance (lower is better); FCN scores are accuracies (higher is better).
-METRIC_BETTER = {"target_kid_x100": "lower", "fused_kid_x100": "lower", "fcn_per_pixel_acc": "higher",
+METRIC_BETTER = {"target_kid_x100": "lower", "fused_kid_x100": "lower", "target_fid": "lower", "fused_fid": "lower",
+                 "fcn_per_pixel_acc": "higher",
                  "fcn_per_class_acc": "higher", "fcn_mean_iou": "higher"}
 # Results of these methods are baselines of the protocol itself, never competitors. (The segmenter
 # ceiling is no result file: tables derive it from the `ceiling` that evaluation records, see annotate.py.)
@@ -51,6 +53,10 @@ class RowSpec:
     method: str
     label: str = ""
     results_method: str = ""
+    # Ablation rows only (set by the table builder, not in YAML): the `--set` overrides this row shows,
+    # as collect.override_key writes them, and their display text.
+    overrides: str = ""
+    override_text: str = ""
 
     @property
     def source_method(self) -> str:
@@ -58,7 +64,8 @@ class RowSpec:
 
     @property
     def title(self) -> str:
-        return self.label or self.method
+        base = self.label or self.method
+        return f"{base} [{self.override_text}]" if self.override_text else base
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,9 @@ class TableSpec:
     reference_methods: tuple[str, ...] = DEFAULT_REFERENCE_METHODS
     decimals: int = 2
     footnotes: tuple[str, ...] = ()
+    # Ablation tables: the `--set` options this table varies. Runs whose overrides touch only these
+    # options are kept (all others are left out, as in every table), one row per method and values.
+    vary: tuple[str, ...] = ()
     source_file: str = ""
 
     @property

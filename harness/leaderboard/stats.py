@@ -1,7 +1,8 @@
 """Cell statistics and the per-column ranking rules.
 
 A cell is the numbers behind one (row, column):
-- one seed: its value, ± the metric's own std (for KID the std over subsets), `std_kind="subsets"`;
+- one seed: its value, ± the metric's own std, `std_kind` = how it was estimated (KID: "subsets" or
+  "bootstrap_images"); no ± when the result records none or an unusable one (see collect.usable_spread);
 - k ≥ 2 seeds: mean ± sample std (ddof=1) over the seeds, `std_kind="seeds"`, n = k;
 - the paper: its printed value ± printed std, `std_kind="paper"`.
 
@@ -49,8 +50,13 @@ class Cell:
 
 
 def from_runs(values: Sequence[float], stds: Sequence[Optional[float]], seeds: Sequence[int] = (),
-              files: Sequence[str] = (), unavailable: Sequence[str] = ()) -> Cell:
-    """Summarise one method's runs for one column (see the module docstring for the std rule)."""
+              files: Sequence[str] = (), unavailable: Sequence[str] = (),
+              std_kinds: Sequence[Optional[str]] = ()) -> Cell:
+    """Summarise one method's runs for one column (see the module docstring for the std rule).
+
+    `stds` must already be usable spreads (collect.usable_spread): None where a result records no
+    spread, an unavailable one or a degenerate one; such a cell shows no ± and is never "close".
+    """
     vals = [float(v) for v in values]
     cell = Cell(values=tuple(vals), seeds=tuple(seeds), files=tuple(files), unavailable=tuple(unavailable),
                 n=len(vals))
@@ -58,7 +64,8 @@ def from_runs(values: Sequence[float], stds: Sequence[Optional[float]], seeds: S
         cell.mean = vals[0]
         std = stds[0] if stds else None
         cell.std = None if std is None or (isinstance(std, float) and math.isnan(std)) else float(std)
-        cell.std_kind = "subsets" if cell.std is not None else None
+        kind = std_kinds[0] if std_kinds and isinstance(std_kinds[0], str) else "subsets"
+        cell.std_kind = kind if cell.std is not None else None
     elif len(vals) > 1:
         cell.mean = float(np.mean(vals))
         cell.std = float(np.std(vals, ddof=1))

@@ -35,6 +35,7 @@ from harness.training.resume_state import restore_tracker, tracker_state, trunca
 from harness.training import distributed
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
+from harness.training.monitor import TrainingMonitor
 
 log = logging.getLogger("harness.trainer")
 
@@ -67,6 +68,7 @@ class TrainOptions:
 
     batch_size: Optional[int] = None
     lr_rule: Literal["none", "linear", "sqrt"] = "none"
+    tensorboard: bool = False  # logging only (training/monitor.py); set from the run spec, not part of the run id
 
 
 def iters_per_epoch(n_items: int, schedule: Schedule, batch_size: Optional[int] = None, world_size: int = 1) -> int:
@@ -138,6 +140,7 @@ class Trainer:
         if self.dist.enabled:
             distributed.broadcast_state(method)
             distributed.install_gradient_averaging(method.optimizers)
+        self.monitor = TrainingMonitor.for_trainer(self, image)  # progress lines, snapshots, TensorBoard
 
     def record(self) -> dict[str, Any]:
         """What the trainer chose, for result.json."""
@@ -214,6 +217,7 @@ class Trainer:
         losses_log = (self.run_dir / "losses.jsonl").open("a", encoding="utf-8") if main else None
         bar = tqdm(total=self.total_steps, initial=step, desc=f"train {self.run_dir.parent.name}",
                    unit="it", disable=None if main else True, dynamic_ncols=True)
+        self.monitor.start(step)
         try:
             while epoch < self.schedule.epochs:
                 for batch in self._loader(self._batches(epoch, iteration)):
@@ -231,10 +235,12 @@ class Trainer:
                     if step % self.schedule.checkpoint_every == 0 or end_of_epoch:
                         self._check_finite(tracker.bad, step)
                         self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
+                    self.monitor.after_step(step, self.method, self.device)
                     if stop_at_step is not None and step >= stop_at_step:
                         raise Interrupted(f"stopped at step {step} as asked")
         finally:
             bar.close()
+            self.monitor.close()
             if losses_log is not None:
                 losses_log.close()
         self._check_finite(tracker.bad, step)
@@ -276,6 +282,7 @@ class Trainer:
             sink.write(json.dumps({"step": step, "epoch": epoch, **means}) + "\n")
             sink.flush()
         bar.set_postfix({k: f"{v:.3f}" for k, v in list(means.items())[:4]}, refresh=False)
+        self.monitor.log(step, epoch, means)
         return means
 
     def _check_finite(self, bad: torch.Tensor, step: int) -> None:
