@@ -28,6 +28,9 @@ case "${1:-}" in
     setup) setup ;;
     demo)
         setup
+        # One torch thread unless told otherwise: the demo's 32-px networks gain nothing from a second
+        # thread, and on a shared CPU two threads per process oversubscribe the cores.
+        export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
         # Only the demo's own results and table: results of other tasks or schedules never fail it,
         # and the committed leaderboards/ are left as they are.
         "$VENV/bin/harness" run --task demo --methods all --schedule demo --device cpu --discard-checkpoints
