@@ -139,6 +139,7 @@ def test_demo_schedule_narrows_networks_unless_set_and_checkpoints_once(cache):
     from harness.training.trainer import Interrupted
     schedule = SCHEDULES.get("demo")
     assert not schedule.checkpoint_epoch_ends and schedule.method_defaults
+    assert hash(schedule) == hash(SCHEDULES.get("demo"))  # schedules stay usable as keys
     task = TASKS.get("demo")
     prepared = prepare_data(task)
     method, _, _ = build_method(RunSpec("demo", "pix2pix", "demo"), task, prepared)

@@ -37,7 +37,7 @@ class Schedule:
     checkpoint_epoch_ends: bool = True
     # Method config values for every method whose config has a field of that name (e.g. narrower
     # networks for the demo); `--set` still wins; each result records its config resolved.
-    method_defaults: dict = field(default_factory=dict)
+    method_defaults: dict = field(default_factory=dict, hash=False)  # compared, not hashed (a dict)
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""
