@@ -115,7 +115,8 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
         max(len(prepared.split.train["A"]), len(prepared.split.train["B"]))
     context = MethodContext(image.crop_size, image.channels, setting, schedule, task.domains,
                             iters_per_epoch(n_items, schedule, spec.train.get("batch_size"), world_size))
-    config = from_dict(method_cls.config_class, spec.overrides, where=f"--set for {spec.method}")
+    config = from_dict(method_cls.config_class, {**schedule.defaults_for(method_cls.config_class), **spec.overrides},
+                       where=f"--set for {spec.method}")
     return method_cls(config, context), setting, image
 
 

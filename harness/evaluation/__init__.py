@@ -20,6 +20,7 @@ from harness.evaluation.images import folder_set
 from harness.evaluation.inception import WeightsUnavailable
 from harness.evaluation.kid import KidOptions, KidRefused, kid
 from harness.evaluation.metrics import unavailable  # also registers the metric families
+from harness.evaluation.demo_oracle import demo_oracle_score  # noqa: F401  (registers demo_oracle)
 from harness.errors import HarnessError
 from harness.registry import METRICS
 from harness.results import now_iso

@@ -6,7 +6,7 @@ override. Loss weights belong to the methods, not here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -32,6 +32,17 @@ class Schedule:
     checkpoint_every: int = 1000
     log_every: int = 100
     sample_count: int = 4
+    # False: checkpoint only every `checkpoint_every` steps and at the last step, not at every
+    # epoch end (short runs, e.g. the demo, whose checkpoints are not kept).
+    checkpoint_epoch_ends: bool = True
+    # Method config values for every method whose config has a field of that name (e.g. narrower
+    # networks for the demo); `--set` still wins; each result records its config resolved.
+    method_defaults: dict = field(default_factory=dict, hash=False)  # compared, not hashed (a dict)
+
+    def defaults_for(self, config_class: type) -> dict:
+        """The `method_defaults` that name fields of `config_class`."""
+        names = {f.name for f in fields(config_class)}
+        return {k: v for k, v in self.method_defaults.items() if k in names}
 
     @property
     def epochs(self) -> int:

@@ -232,7 +232,8 @@ class Trainer:
                         last = self._log(step, epoch, tracker, losses_log, bar)
                     if end_of_epoch:
                         epoch, iteration = epoch + 1, 0
-                    if step % self.schedule.checkpoint_every == 0 or end_of_epoch:
+                    if step % self.schedule.checkpoint_every == 0 or step == self.total_steps or \
+                            (end_of_epoch and self.schedule.checkpoint_epoch_ends):
                         self._check_finite(tracker.bad, step)
                         self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
                     self.monitor.after_step(step, self.method, self.device)
