@@ -18,7 +18,8 @@ from harness.evaluation.espnet import ESPNet, build_espnet_segmenter  # noqa: F4
 from harness.evaluation.features import ExtractorSpec, FeatureCache  # noqa: F401  (registers Inception)
 from harness.evaluation.images import folder_set
 from harness.evaluation.inception import WeightsUnavailable
-from harness.evaluation.kid import KidOptions, KidRefused, kid
+from harness.evaluation.fid import fid, fused_fid
+from harness.evaluation.kid import KidOptions, KidRefused, fused_kid, kid
 from harness.evaluation.metrics import unavailable  # also registers the metric families
 from harness.errors import HarnessError
 from harness.registry import METRICS
@@ -80,14 +81,18 @@ def evaluate_folders(generated: Path, reference: Path, options: Optional[EvalOpt
     try:
         ext = ctx.extractor()
         f_gen, f_ref = ctx.features(gen), ctx.features(ref)
+        record = {**ext.record(), "for_leaderboards": ext.spec.leaderboard}
         out["target_kid_x100"] = {**kid(f_gen, f_ref, options.kid), "metric_id": f"kid@{ext.spec.name}/target/v1",
-                                  **ext.record(), "for_leaderboards": ext.spec.leaderboard}
+                                  **record}
+        out["target_fid"] = {**fid(f_gen, f_ref, options.kid), "metric_id": f"fid@{ext.spec.name}/target/v1",
+                             **record}
         if source is not None:
-            from harness.evaluation.kid import fused_kid
             f_src = ctx.features(folder_set(Path(source), "source"))
             out["fused_kid_x100"] = {**fused_kid(f_gen, f_src, f_ref, options.kid),
                                      "metric_id": f"kid@{ext.spec.name}/fused-{options.kid.fused_mode}/v1",
-                                     **ext.record()}
+                                     **record}
+            out["fused_fid"] = {**fused_fid(f_gen, f_src, f_ref, options.kid),
+                                "metric_id": f"fid@{ext.spec.name}/fused-union/v1", **record}
     except (WeightsUnavailable, KidRefused) as exc:
         raise HarnessError(str(exc)) from exc
     return out
