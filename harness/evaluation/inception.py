@@ -63,6 +63,12 @@ def offline() -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def apply_offline_flag(args: object) -> None:
+    """`--offline` on a command line: forbid downloads in this process and the ones it starts."""
+    if getattr(args, "offline", False):
+        os.environ[ENV_OFFLINE] = "1"
+
+
 def inception_url() -> str:
     return os.environ.get(ENV_INCEPTION_URL) or INCEPTION_URL
 
