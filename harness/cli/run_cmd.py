@@ -129,8 +129,7 @@ def handle_run(args: argparse.Namespace) -> int:
     options = eval_options(args)
     if overrides and len(methods) > 1:
         raise UsageError("--set applies to one method's config; run one method at a time with --set")
-    from harness.evaluation.report import run_unavailable_lines
-    failures, missing = [], []
+    failures, finished = [], []
     for seed in args.seed:
         for name in methods:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
@@ -139,7 +138,7 @@ def handle_run(args: argparse.Namespace) -> int:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)
                 print(run_dir / "result.json")
-                missing.extend(run_unavailable_lines(run_dir))
+                finished.append(run_dir)
             except UsageError:
                 raise
             except HarnessError as exc:
@@ -147,7 +146,8 @@ def handle_run(args: argparse.Namespace) -> int:
                     raise
                 log.error("%s seed %d failed: %s", name, seed, exc)
                 failures.append(f"{name} (seed {seed}): {exc}")
-    for line in missing:  # metrics that could not be computed: why, and the command that fixes it
+    from harness.evaluation.report import runs_unavailable_lines
+    for line in runs_unavailable_lines(finished):  # metrics not computed: why, and the command that fixes it
         print(line)
     if failures:
         raise HarnessError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
@@ -158,7 +158,7 @@ def handle_resume(args: argparse.Namespace) -> int:
     from harness.pipeline import resume
     run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root, eval_options=eval_options(args))
     print(run_dir / "result.json")
-    from harness.evaluation.report import run_unavailable_lines
-    for line in run_unavailable_lines(run_dir):
+    from harness.evaluation.report import runs_unavailable_lines
+    for line in runs_unavailable_lines([run_dir]):
         print(line)
     return 0
