@@ -26,6 +26,7 @@ re-serialised in memory (`load_inception_state`, `inception_weights_source`).
 """
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 from dataclasses import dataclass
@@ -106,10 +107,26 @@ def _mismatch(path: Path, digest: str, origin: str) -> str:
 def download_inception_weights(dest: Optional[Path] = None, url: Optional[str] = None) -> WeightsFile:
     """Fetch the weights into `dest` (default: torch-fidelity's cache) and check them; raise
     `WeightsUnavailable` (nothing left under the final name) on any failure."""
-    from harness.data.download import _progress_bar, fetch
-    from harness.errors import HarnessError
     dest = Path(dest) if dest is not None else torch_fidelity_cache_path()
     url = url or inception_url()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel runs of a grid may all find the file missing: one downloads, the others wait for it.
+    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if dest.is_file():
+                digest = _sha256_memo(dest)
+                if digest != INCEPTION_SHA256:
+                    raise WeightsUnavailable(_mismatch(dest, digest, "torch-fidelity cache"))
+                return WeightsFile(dest, digest, "torch-fidelity cache")
+            return _download(dest, url)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _download(dest: Path, url: str) -> WeightsFile:
+    from harness.data.download import _progress_bar, fetch
+    from harness.errors import HarnessError
     # The file gets its final name only after the hash check: torch-fidelity and other programs
     # read that name, so it must never hold a partial or foreign file.
     staging = dest.with_name(dest.name + ".download")
