@@ -41,6 +41,7 @@ def online(tmp_path, monkeypatch):
     monkeypatch.delenv("HARNESS_INCEPTION_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     inception._hash_memo.clear()
+    inception._failed.clear()
     return tmp_path / "torch-home" / "hub" / "checkpoints"
 
 
@@ -84,6 +85,10 @@ def test_wrong_hash_is_refused_and_nothing_is_left_in_the_cache(server, online, 
     message = str(info.value)
     assert hashlib.sha256(body).hexdigest() in message and INCEPTION_SHA256 in message and "deleted" in message
     assert _files(online) == []
+    # not fetched again by the next metric or run of the same process
+    with pytest.raises(WeightsUnavailable, match="not retried in this process"):
+        locate_inception_weights()
+    assert server.ranges == [None]
 
 
 def test_server_dying_mid_file_keeps_only_a_part_file_and_resumes(server, online, monkeypatch):

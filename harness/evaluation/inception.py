@@ -87,6 +87,7 @@ def fix_instructions() -> str:
 
 
 _hash_memo: dict[tuple[str, int, float], str] = {}
+_failed: dict[tuple[str, str], str] = {}  # (destination, url) → why its download failed in this process
 
 
 def _sha256_memo(path: Path) -> str:
@@ -109,6 +110,8 @@ def download_inception_weights(dest: Optional[Path] = None, url: Optional[str] =
     `WeightsUnavailable` (nothing left under the final name) on any failure."""
     dest = Path(dest) if dest is not None else torch_fidelity_cache_path()
     url = url or inception_url()
+    if (str(dest), url) in _failed:  # one try per process: a grid's 15 runs must not each wait for a timeout
+        raise WeightsUnavailable(_failed[(str(dest), url)] + " (not retried in this process)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Parallel runs of a grid may all find the file missing: one downloads, the others wait for it.
     with open(dest.with_name(dest.name + ".lock"), "a") as lock:
@@ -125,7 +128,7 @@ def download_inception_weights(dest: Optional[Path] = None, url: Optional[str] =
 
 
 def _download(dest: Path, url: str) -> WeightsFile:
-    from harness.data.download import _progress_bar, fetch
+    from harness.data.download import DownloadInterrupted, _progress_bar, fetch
     from harness.errors import HarnessError
     # The file gets its final name only after the hash check: torch-fidelity and other programs
     # read that name, so it must never hold a partial or foreign file.
@@ -134,13 +137,18 @@ def _download(dest: Path, url: str) -> WeightsFile:
         with _progress_bar(True, INCEPTION_FILE) as bar:
             fetch(url, staging, timeout=DOWNLOAD_TIMEOUT_S, progress=bar)
     except HarnessError as exc:  # unreachable, HTTP error, interrupted (the .part file is kept to resume)
-        raise WeightsUnavailable(f"Inception weights not found at {dest} and the download failed: {exc}; "
-                                 f"fix: {fix_instructions()}") from exc
+        message = (f"Inception weights not found at {dest} and the download failed: {exc}; "
+                   f"fix: {fix_instructions()}")
+        if not isinstance(exc, DownloadInterrupted):  # an interrupted download resumes on the next call
+            _failed[(str(dest), url)] = message
+        raise WeightsUnavailable(message) from exc
     digest = sha256_file(staging)
     if digest != INCEPTION_SHA256:
         staging.unlink(missing_ok=True)
-        raise WeightsUnavailable(f"the file downloaded from {url} has sha256 {digest}, expected {INCEPTION_SHA256}; "
-                                 f"it was deleted. Fix: {fix_instructions()}")
+        message = (f"the file downloaded from {url} has sha256 {digest}, expected {INCEPTION_SHA256}; "
+                   f"it was deleted. Fix: {fix_instructions()}")
+        _failed[(str(dest), url)] = message
+        raise WeightsUnavailable(message)
     os.replace(staging, dest)
     return WeightsFile(dest, digest, f"downloaded from {url}")
 
