@@ -173,3 +173,23 @@ def test_a_val_only_copy_is_enough_for_evaluation_not_for_training(isolated):
     assert data.split.train["A"] == [] and data.split.rule.startswith("test images only")
     with pytest.raises(HarnessError, match="no train/: enough for `harness evaluate`"):
         prepare_data(TASKS.get("demo"), root.parent)
+
+
+def test_missing_metrics_of_many_runs_are_one_line_per_metric_and_reason(tmp_path):
+    from harness.evaluation.report import runs_unavailable_lines
+    gone = {"status": "unavailable", "reason": "Inception weights not found at X; fix: run `harness evaluate RUN_DIR`"}
+    small = {"status": "unavailable", "reason": "KID needs at least 10 images per set; got 8 generated"}
+    for i, method in enumerate(("gan", "pix2pix", "identity")):
+        run = tmp_path / method
+        run.mkdir()
+        entries = {"target_kid_x100": gone, "fused_kid_x100": small if i == 0 else gone,
+                   "fcn_mean_iou": {"status": "ok", "value": 0.5}}
+        (run / "result.json").write_text(json.dumps({"metrics": {"directions": {"A2B": entries, "B2A": entries}}}))
+    lines = runs_unavailable_lines([tmp_path / m for m in ("gan", "pix2pix", "identity")] + [tmp_path / "absent"])
+    assert lines == [
+        "target_kid_x100 (A2B, B2A) not computed in 3 runs: Inception weights not found at X. "
+        "Fix: run `harness evaluate RUN_DIR`",
+        f"fused_kid_x100 (A2B, B2A) not computed in {tmp_path / 'gan'}: KID needs at least 10 images per set; got 8 "
+        "generated. Fix: address the reason, then run `harness evaluate RUN_DIR`",
+        "fused_kid_x100 (A2B, B2A) not computed in 2 runs: Inception weights not found at X. "
+        "Fix: run `harness evaluate RUN_DIR`"]
