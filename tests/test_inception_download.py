@@ -125,14 +125,15 @@ def test_no_network_run_completes_with_kid_unavailable_and_the_fix(online, tmp_p
     monkeypatch.setenv("HARNESS_INCEPTION_URL", _closed_port_url())
     assert main(["run", "--task", "demo", "--methods", "identity", "--schedule", "smoke", "--device", "cpu",
                  "--out", str(tmp_path / "results")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
     result = json.loads((tmp_path / "results" / "demo" / "identity" / "smoke-seed0" / "result.json").read_text())
     for key in ("target_kid_x100", "target_fid", "fused_kid_x100"):
         entry = result["metrics"]["directions"]["A2B"][key]
         assert entry["status"] == "unavailable"
         assert "download failed: cannot reach http://127.0.0.1" in entry["reason"] and "fix:" in entry["reason"]
     # the end of `harness run` says what could not be computed and the command that fixes it
-    assert "target_kid_x100" in out and "harness evaluate" in out
+    assert "target_kid_x100" in captured.err and "harness evaluate" in captured.err
+    assert captured.out.strip().endswith("result.json")  # stdout: result paths only, for scripts
     assert not (online / INCEPTION_FILE).exists()
 
 

@@ -102,7 +102,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         done = reevaluate(run_dir, options, args.data_root)
         print(f"{done.path}: {done.status} ({done.computed} of {done.asked} metric entries computed now)")
         for line in done.lines:
-            print(line)
+            print(line, file=sys.stderr)
         if not done.computed:
             computed_nothing.append(run_dir)
     if computed_nothing:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from harness.config import parse_overrides
 from harness.errors import HarnessError, UsageError
@@ -148,7 +149,7 @@ def handle_run(args: argparse.Namespace) -> int:
                 failures.append(f"{name} (seed {seed}): {exc}")
     from harness.evaluation.report import runs_unavailable_lines
     for line in runs_unavailable_lines(finished):  # metrics not computed: why, and the command that fixes it
-        print(line)
+        print(line, file=sys.stderr)  # stdout stays one result path per line, for scripts
     if failures:
         raise HarnessError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
     return 0
@@ -160,5 +161,5 @@ def handle_resume(args: argparse.Namespace) -> int:
     print(run_dir / "result.json")
     from harness.evaluation.report import runs_unavailable_lines
     for line in runs_unavailable_lines([run_dir]):
-        print(line)
+        print(line, file=sys.stderr)
     return 0
