@@ -135,7 +135,7 @@ def test_real_photos_are_segmented_once_for_the_reference_row(isolated):
                                                         cache_root=str(isolated / "cache")), "smoke")
     entry = row["metrics"]["directions"]["A2B"]["fcn_per_pixel_acc"]
     assert entry["value"] == pytest.approx(entry["ceiling"])
-    assert RenderColourSegmenter.calls == 2  # 16 real photos, batches of 8, one pass (was 32 calls)
+    assert RenderColourSegmenter.calls == 4  # 16 real photos, batches of 4, one pass (was 32 calls)
 
 
 def test_folders_with_labels_get_the_fcn_score_and_kid(isolated, capsys):

@@ -209,7 +209,7 @@ class ESPNetSegmenter:
     weights: WeightsFile
     device: torch.device
     void_handling: str = "exclude_void_logit"
-    batch_size: int = 8
+    batch_size: int = 4
     name: str = "espnet-p2q8"
     label: str = "ESPNet p2q8"  # how tables name its scores: "FCN-score (ESPNet p2q8)", never "FCN-8s"
 
