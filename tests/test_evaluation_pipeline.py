@@ -74,7 +74,12 @@ def test_kid_is_unavailable_with_the_fix_when_inception_weights_are_missing(isol
     bad.write_bytes(b"some other network")
     metrics = evaluate_run(run_dir, result, prepared,
                            EvalOptions(inception_weights=str(bad), cache_root=str(isolated / "cache")))
-    assert "not the torch-fidelity file" in metrics["directions"]["B2A"]["fused_kid_x100"]["reason"]
+    reason = metrics["directions"]["B2A"]["fused_kid_x100"]["reason"]
+    # a mismatch names both full hashes
+    assert "expected 6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2" in reason
+    from harness.io import sha256_file
+    assert sha256_file(bad) in reason
+    assert metrics["directions"]["B2A"]["fused_fid"]["reason"] == reason
 
 
 def test_fcn_score_with_palette_mapping_segmenter_and_ceiling(isolated):

@@ -97,3 +97,53 @@ def test_fused_modes(feats):
     assert bal["std"] == pytest.approx(np.std(values) * 100, rel=1e-9, abs=1e-12)
     assert {bal["fused_mode"], prop["fused_mode"], mean_two["fused_mode"]} == {
         "union_balanced", "union_proportional", "mean_of_two"}
+
+
+def test_spread_of_identical_subsets_is_a_bootstrap_over_images_never_a_degenerate_zero():
+    rng = np.random.default_rng(3)
+    gen, ref = torch.from_numpy(rng.normal(0.4, 1, (16, 8))), torch.from_numpy(rng.normal(0, 1, (16, 8)))
+    entry = kid(gen, ref, KidOptions(subsets=50, seed=5))  # subset size 16 = both set sizes
+    assert entry["subset_size"] == 16 and entry["std_method"] == "bootstrap_images"
+    assert entry["bootstrap_resamples"] == 50
+    assert entry["value"] == pytest.approx(direct_mmd2_unbiased(gen.numpy(), ref.numpy()) * 100, rel=1e-9)
+    assert entry["std"] > 1e-3 * abs(entry["value"])  # a real spread, not ~1e-14
+    # torch-fidelity's subsets would all be the whole set: its std is the degenerate ~0 this replaces
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    degenerate = kid_features_to_metric(gen, ref, kid_subsets=50, kid_subset_size=16, verbose=False)
+    assert degenerate["kernel_inception_distance_std"] < 1e-9
+    # subsets that differ keep torch-fidelity's subset std
+    wider = kid(gen, torch.cat([ref, ref + 0.1]), KidOptions(subsets=50, seed=5))
+    assert wider["std_method"] == "subsets" and wider["std"] > 0
+    # one subset: no spread at all, said so
+    single = kid(gen, torch.cat([ref, ref + 0.1]), KidOptions(subsets=1))
+    assert single["std"] is None and single["std_method"] == "unavailable"
+    # fused, balanced: 8 + 8 of 8 + 8 real images with 16 generated ones is again one subset
+    bal = fused_kid(gen, ref[:8], ref[8:], KidOptions(subsets=20))
+    assert bal["std_method"] == "bootstrap_images" and bal["std"] > 0
+    two = fused_kid(gen, ref, ref + 0.1, KidOptions(subsets=20, fused_mode="mean_of_two"))
+    assert two["std_method"] == "bootstrap_images"
+
+
+def test_fid_is_torch_fidelity_fid_of_the_same_features(feats):
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    from harness.evaluation.fid import fid, fused_fid
+    gen, ref, src = (torch.from_numpy(f) for f in feats)
+    expected = fid_statistics_to_metric(fid_features_to_statistics(gen), fid_features_to_statistics(ref),
+                                        verbose=False)["frechet_inception_distance"]
+    entry = fid(gen, ref, KidOptions())
+    assert entry["value"] == pytest.approx(expected, rel=1e-12) and entry["value"] > 0
+    assert entry["std"] is None and entry["std_method"] == "unavailable"
+    assert entry["n_generated"] == 25 and entry["n_reference"] == 30
+    # Fréchet distance of Gaussian fits, written out (scipy's sqrtm) as an independent check
+    from scipy import linalg
+    g, r = feats[0], feats[1]
+    mu_g, mu_r = g.mean(0), r.mean(0)
+    s_g, s_r = np.cov(g, rowvar=False), np.cov(r, rowvar=False)
+    direct = ((mu_g - mu_r) ** 2).sum() + np.trace(s_g + s_r - 2 * linalg.sqrtm(s_g @ s_r).real)
+    assert entry["value"] == pytest.approx(direct, rel=1e-6)
+    union = fused_fid(gen, src, ref, KidOptions())
+    assert union["value"] == pytest.approx(fid(gen, torch.cat([src, ref]), KidOptions())["value"])
+    assert union["n_reference"] == 52 and union["n_source"] == 22
+    with pytest.raises(KidRefused, match="FID needs at least 10"):
+        fid(gen[:5], ref, KidOptions())

@@ -1,9 +1,12 @@
 """`harness evaluate`: re-evaluate a run folder, score two plain folders, or write reference rows.
 
 - `harness evaluate RUN_DIR [--inception-weights PATH]`: recompute the metrics of a finished run
-  from its translations and rewrite its result.json atomically.
-- `harness evaluate --generated DIR --reference DIR [--source DIR]`: KID of any codebase's images;
-  prints JSON.
+  from its translations and rewrite its result.json atomically; an entry it cannot recompute
+  keeps its earlier computed value. Prints one line per metric it could not compute and exits 1
+  when it computed none of the metrics asked for.
+- `harness evaluate --generated DIR --reference DIR [--source DIR] [--labels DIR]`: KID, FID (and
+  the FCN score with a label folder) of any codebase's images; prints JSON, exits 1 when nothing
+  could be computed.
 - `harness evaluate --reference-rows --task T [--out DIR]`: the `real-vs-real` row (one half of
   the real target test set against the other half), written as a result file.
 """
@@ -22,6 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generated", help="folder of generated images (with --reference)")
     p.add_argument("--reference", help="folder of real target-domain images (with --generated)")
     p.add_argument("--source", help="folder of real source-domain images: adds fused-KID (with --generated)")
+    p.add_argument("--labels", help="folder of label maps (train ids or Cityscapes colours, matched by file stem): "
+                                    "adds the FCN score of --generated")
+    p.add_argument("--fcn-mode", default="label2photo", choices=["label2photo", "photo2label"],
+                   help="with --labels: segment generated photos (default) or read generated label colours")
     p.add_argument("--reference-rows", action="store_true", help="write the real-vs-real row of --task")
     p.add_argument("--task", help="task for --reference-rows")
     p.add_argument("--out", default="results", help="results folder for --reference-rows (default: results)")
@@ -29,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (else $HARNESS_INCEPTION_WEIGHTS "
-                        "or torch-fidelity's cache)")
+                        "or torch-fidelity's cache, downloaded there if missing)")
+    p.add_argument("--offline", action="store_true", help="never download metric weights (= HARNESS_OFFLINE=1)")
     p.add_argument("--extractor", default="inception-v3-compat", help="registered feature extractor")
     p.add_argument("--segmenter", default="espnet-p2q8", help="registered segmenter for the FCN score")
     p.add_argument("--segmenter-weights", default=None, metavar="PATH", help="weights file of the segmenter")
@@ -62,18 +70,26 @@ def options_from_args(args: argparse.Namespace):
 
 
 def handle_evaluate(args: argparse.Namespace) -> int:
+    from harness.evaluation.inception import apply_offline_flag
+    apply_offline_flag(args)
     options = options_from_args(args)
-    modes = [bool(args.run_dir), bool(args.generated or args.reference), bool(args.reference_rows)]
+    modes = [bool(args.run_dir), bool(args.generated or args.reference or args.labels), bool(args.reference_rows)]
     if sum(modes) != 1:
-        raise UsageError("give RUN_DIR..., or --generated DIR --reference DIR, or --reference-rows --task T")
-    if args.generated or args.reference:
-        if not (args.generated and args.reference):
-            raise UsageError("--generated and --reference go together")
+        raise UsageError("give RUN_DIR..., or --generated DIR with --reference DIR and/or --labels DIR, "
+                         "or --reference-rows --task T")
+    if modes[1]:
+        if not args.generated or not (args.reference or args.labels):
+            raise UsageError("--generated DIR goes with --reference DIR and/or --labels DIR")
         from harness.evaluation import evaluate_folders
-        out = evaluate_folders(args.generated, args.reference, options, source=args.source)
+        from harness.evaluation.report import unavailable_lines
+        out = evaluate_folders(args.generated, args.reference, options, source=args.source, labels=args.labels,
+                               fcn_mode=args.fcn_mode)
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
+        entries = {k: v for k, v in out.items() if isinstance(v, dict) and "status" in v}
+        for line in unavailable_lines({"directions": {"folders": entries}}):
+            print(line, file=sys.stderr)
+        return 0 if any(e["status"] == "ok" for e in entries.values()) else 1
     if args.reference_rows:
         if not args.task:
             raise UsageError("--reference-rows needs --task")
@@ -81,7 +97,15 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         print(write_real_vs_real(args.task, args.out, options, args.data_root, args.schedule))
         return 0
     from harness.evaluation.rerun import reevaluate
+    computed_nothing = []
     for run_dir in args.run_dir:
-        path, status = reevaluate(run_dir, options, args.data_root)
-        print(f"{path}: {status}")
+        done = reevaluate(run_dir, options, args.data_root)
+        print(f"{done.path}: {done.status} ({done.computed} of {done.asked} metric entries computed now)")
+        for line in done.lines:
+            print(line, file=sys.stderr)
+        if not done.computed:
+            computed_nothing.append(run_dir)
+    if computed_nothing:
+        print(f"computed nothing that was asked for in: {', '.join(computed_nothing)}", file=sys.stderr)
+        return 1
     return 0

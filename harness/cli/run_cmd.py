@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from harness.config import parse_overrides
 from harness.errors import HarnessError, UsageError
@@ -98,7 +99,8 @@ def resolve_schedule(value: str) -> str:
 def add_inception_weights(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for KID, as in `harness evaluate` "
-                        "(else $HARNESS_INCEPTION_WEIGHTS or torch-fidelity's cache)")
+                        "(else $HARNESS_INCEPTION_WEIGHTS or torch-fidelity's cache, downloaded there if missing)")
+    p.add_argument("--offline", action="store_true", help="never download metric weights (= HARNESS_OFFLINE=1)")
 
 
 def eval_options(args: argparse.Namespace):
@@ -106,6 +108,8 @@ def eval_options(args: argparse.Namespace):
 
     An explicit --inception-weights is checked before any training: a wrong path would otherwise
     only show up as 'KID unavailable' after the whole run."""
+    from harness.evaluation.inception import apply_offline_flag
+    apply_offline_flag(args)
     path = getattr(args, "inception_weights", None)
     if not path:
         return None
@@ -143,7 +147,7 @@ def handle_run(args: argparse.Namespace) -> int:
     options = eval_options(args)
     if overrides and len(methods) > 1:
         raise UsageError("--set applies to one method's config; run one method at a time with --set")
-    failures = []
+    failures, finished = [], []
     for seed in args.seed:
         for name in methods:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
@@ -152,6 +156,7 @@ def handle_run(args: argparse.Namespace) -> int:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)
                 print(run_dir / "result.json")
+                finished.append(run_dir)
             except UsageError:
                 raise
             except HarnessError as exc:
@@ -159,6 +164,9 @@ def handle_run(args: argparse.Namespace) -> int:
                     raise
                 log.error("%s seed %d failed: %s", name, seed, exc)
                 failures.append(f"{name} (seed {seed}): {exc}")
+    from harness.evaluation.report import runs_unavailable_lines
+    for line in runs_unavailable_lines(finished):  # metrics not computed: why, and the command that fixes it
+        print(line, file=sys.stderr)  # stdout stays one result path per line, for scripts
     if failures:
         raise HarnessError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
     return 0
@@ -169,4 +177,7 @@ def handle_resume(args: argparse.Namespace) -> int:
     run_dir = resume(args.run_dir, device=args.device, data_root=args.data_root, eval_options=eval_options(args),
                      from_previous=args.from_previous)
     print(run_dir / "result.json")
+    from harness.evaluation.report import runs_unavailable_lines
+    for line in runs_unavailable_lines([run_dir]):
+        print(line, file=sys.stderr)
     return 0

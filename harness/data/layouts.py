@@ -1,7 +1,10 @@
 """Readers for the folder layouts the paper's data sets come in.
 
 - `cyclegan`: trainA/ trainB/ testA/ testB/ (official split), or A/ B/ (all images, split at random)
-- `aligned`: pix2pix aligned images, A|B side by side, in train/ and val/ (or test/)
+- `aligned`: pix2pix aligned images, A|B side by side, in train/ and val/ (or test/); the
+  pix2pix Cityscapes release (`cityscapes/train/1.jpg` ... photo left, colour label right) is
+  read as it is. With `test_only=True` a copy holding only val/ (or test/) is accepted, for
+  evaluation
 - `webcam`: training|test / <domain A name>|<domain B name> (the AMOS day/night set)
 
 Each reader returns, per split and domain side, a list of `ImageRef`s. It only lists files
@@ -55,13 +58,19 @@ def read_cyclegan(root: Path) -> Listing:
                        f"(or A/ and B/ for a random split); found {_children(root)}")
 
 
-def read_aligned(root: Path) -> Listing:
+def read_aligned(root: Path, test_only: bool = False) -> Listing:
+    """train/ and val/ (or test/) of A|B images; with `test_only`, train/ may be absent (evaluation)."""
     test_dir = next((root / n for n in ("val", "test") if (root / n).is_dir()), None)
-    if not (root / "train").is_dir() or test_dir is None:
+    has_train = (root / "train").is_dir()
+    if test_dir is not None and not has_train and not test_only:
+        raise HarnessError(f"{root} holds {test_dir.name}/ but no train/: enough for `harness evaluate` (existing runs, "
+                           f"--reference-rows), but training needs train/ as well")
+    if test_dir is None or not (has_train or test_only):
         raise HarnessError(f"{root} is not in the pix2pix aligned layout: expected train/ and val/ (or test/) "
                            f"folders of A|B images; found {_children(root)}")
     listing: Listing = {}
-    for split, folder in (("train", root / "train"), ("test", test_dir)):
+    parts = (("train", root / "train"),) if has_train else ()
+    for split, folder in parts + (("test", test_dir),):
         files = _images_in(folder)
         for path in files[:1]:  # A|B images are twice as wide as high; check one per folder
             size = read_size(path)

@@ -20,7 +20,8 @@ from harness.errors import HarnessError
 from harness.tasks import TaskSpec
 
 ENV_DATA_ROOT = "HARNESS_DATA_ROOT"
-_LAYOUT_MARKERS = ("trainA", "A", "train", "training")
+TEST_ONLY_RULE = "test images only"
+_LAYOUT_MARKERS = ("trainA", "A", "train", "training", "val", "testA")
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,36 @@ def resolve_data_root(task: TaskSpec, data_root: Optional[str | os.PathLike[str]
         + "\n".join(how))
 
 
-def list_images(task: TaskSpec, root: Path) -> Listing:
+def list_images(task: TaskSpec, root: Path, test_only: bool = False) -> Listing:
     if task.layout == "cyclegan":
         return read_cyclegan(root)
     if task.layout in ("aligned", "demo"):
-        return read_aligned(root)
+        return read_aligned(root, test_only=test_only)
     if task.layout == "webcam":
         return read_webcam(root, task.domains)
     raise HarnessError(f"task {task.name!r} has unknown layout {task.layout!r}")
 
 
 def prepare_data(task: TaskSpec, data_root: Optional[str | os.PathLike[str]] = None,
-                 check_images: bool = True) -> PreparedData:
-    """Resolve, list, header-check, hash and split a task's data."""
+                 check_images: bool = True, for_evaluation: bool = False) -> PreparedData:
+    """Resolve, list, header-check, hash and split a task's data.
+
+    `for_evaluation`: an official-split copy holding only its test images (e.g. Cityscapes `val/`
+    alone) is accepted; its split has no training images (`Split.rule` says so) and its digest is
+    not the training run's, so callers compare the test part (`test_lines_match`)."""
     root = resolve_data_root(task, data_root)
-    listing = list_images(task, root)
+    listing = list_images(task, root, test_only=for_evaluation)
     if check_images:
         check_headers(listing)
-    split = make_split(root, listing, task.split)
+    if for_evaluation and task.split.kind == "official" and "train" not in listing and "test" in listing:
+        split = Split(root, {"A": [], "B": []}, listing["test"], f"{TEST_ONLY_RULE} ({task.split.kind})")
+    else:
+        split = make_split(root, listing, task.split)
     manifest = build_manifest(root)
     return PreparedData(task, root, manifest, split)
+
+
+def test_lines_match(split: Split, recorded_lines: list[str]) -> bool:
+    """True when `split`'s test part lists exactly the test lines of a recorded split.json."""
+    mine = [line for line in split.lines() if line.startswith("test\t")]
+    return mine == [line for line in recorded_lines if line.startswith("test\t")]

@@ -1,9 +1,10 @@
-"""The evaluation stage: target-KID, fused-KID (torch-fidelity) and the FCN score, cached and honest.
+"""The evaluation stage: target-KID, fused-KID, FID (torch-fidelity) and the FCN score, cached and honest.
 
 `evaluate_run(run_dir, result, prepared)` returns the `metrics` section of a result file:
 per direction, every metric of the task with its value, spread, set sizes, subset settings,
 extractor/segmenter name and weights hash, or `{"status": "unavailable", "reason": ...}` with
-the fix. `evaluate_folders(generated, reference)` scores two plain folders (any codebase).
+the fix. `evaluate_folders(generated, reference)` scores plain folders (any codebase; see
+`harness.evaluation.folders`).
 """
 from __future__ import annotations
 
@@ -16,18 +17,21 @@ from harness.data.prepare import PreparedData
 from harness.evaluation.context import PROTOCOL, EvalContext, EvalOptions
 from harness.evaluation.espnet import ESPNet, build_espnet_segmenter  # noqa: F401  (registers the segmenter)
 from harness.evaluation.features import ExtractorSpec, FeatureCache  # noqa: F401  (registers Inception)
-from harness.evaluation.images import folder_set
-from harness.evaluation.inception import WeightsUnavailable
-from harness.evaluation.kid import KidOptions, KidRefused, kid
+from harness.evaluation.kid import KidOptions
 from harness.evaluation.metrics import unavailable  # also registers the metric families
 from harness.evaluation.demo_oracle import demo_oracle_score  # noqa: F401  (registers demo_oracle)
-from harness.errors import HarnessError
 from harness.registry import METRICS
 from harness.results import now_iso
 from harness.tasks import ImageSpec
 
 log = logging.getLogger("harness.evaluation")
 __all__ = ["evaluate_run", "evaluate_folders", "EvalOptions", "KidOptions", "PROTOCOL"]
+
+
+def evaluate_folders(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """See `harness.evaluation.folders.evaluate_folders`."""
+    from harness.evaluation.folders import evaluate_folders as run
+    return run(*args, **kwargs)
 
 
 def _status(directions: dict[str, dict[str, Any]]) -> str:
@@ -63,34 +67,6 @@ def evaluate_run(run_dir: Path, result: dict[str, Any], prepared: PreparedData,
         out["reason"] = "; ".join(reasons) if reasons else "the task names no metrics"
     log.info("evaluation of %s: %s (feature cache: %d hits, %d misses)", run_dir, status,
              ctx.real_cache.hits + ctx.generated_cache.hits, ctx.real_cache.misses + ctx.generated_cache.misses)
-    return out
-
-
-def evaluate_folders(generated: Path, reference: Path, options: Optional[EvalOptions] = None,
-                     source: Optional[Path] = None) -> dict[str, Any]:
-    """target-KID (and fused-KID when `source` is given) of a folder of generated images vs real ones.
-
-    Images are read as they are (no resize): give both folders at the evaluation size, as PNG.
-    Raises `HarnessError` when the weights are missing or a set is too small.
-    """
-    options = options or EvalOptions()
-    ctx = EvalContext(options)
-    gen, ref = folder_set(Path(generated), "generated"), folder_set(Path(reference), "reference")
-    out: dict[str, Any] = {"protocol": PROTOCOL, "options": options.record(),
-                           "warnings": [s.notes["warning"] for s in (gen, ref) if "warning" in s.notes]}
-    try:
-        ext = ctx.extractor()
-        f_gen, f_ref = ctx.features(gen), ctx.features(ref)
-        out["target_kid_x100"] = {**kid(f_gen, f_ref, options.kid), "metric_id": f"kid@{ext.spec.name}/target/v1",
-                                  **ext.record(), "for_leaderboards": ext.spec.leaderboard}
-        if source is not None:
-            from harness.evaluation.kid import fused_kid
-            f_src = ctx.features(folder_set(Path(source), "source"))
-            out["fused_kid_x100"] = {**fused_kid(f_gen, f_src, f_ref, options.kid),
-                                     "metric_id": f"kid@{ext.spec.name}/fused-{options.kid.fused_mode}/v1",
-                                     **ext.record()}
-    except (WeightsUnavailable, KidRefused) as exc:
-        raise HarnessError(str(exc)) from exc
     return out
 
 

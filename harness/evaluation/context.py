@@ -63,6 +63,7 @@ class EvalContext:
         self._features: dict[int, torch.Tensor] = {}
         self._sets: dict[str, ImageSet] = {}
         self.ceilings: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}  # per-evaluation results of metric families (e.g. segmentations)
 
     # -- images ---------------------------------------------------------------------------
     def real(self, side: str) -> ImageSet:

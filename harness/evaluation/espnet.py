@@ -237,11 +237,12 @@ class ESPNetSegmenter:
         """B×H×W train ids (int64) at `size`; with `void_is_miss` a void prediction is 19 (a miss)."""
         outs = []
         for start in range(0, len(images), self.batch_size):
-            logits = F.interpolate(self.logits(images[start:start + self.batch_size]), size=size, mode="bilinear",
-                                   align_corners=False)
+            small = self.logits(images[start:start + self.batch_size])
             if self.void_handling == "exclude_void_logit":
-                logits = logits[:, :19]
-            outs.append(logits.argmax(1).cpu())
+                small = small[:, :19]
+            # upsampled one image at a time: 20 full-size (1024x2048) logit maps are 160 MB each
+            for one in small.split(1):
+                outs.append(F.interpolate(one, size=size, mode="bilinear", align_corners=False).argmax(1).cpu())
         return torch.cat(outs)
 
 

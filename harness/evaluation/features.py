@@ -66,9 +66,14 @@ class FeatureExtractor:
     def _build(self) -> Any:
         if self._module is None:
             from torch_fidelity.utils import create_feature_extractor
+
+            from harness.evaluation.inception import inception_weights_source
+            # torch-fidelity would torch.load the path with weights_only=False; it gets tensors we
+            # loaded with weights_only=True instead (see harness.evaluation.inception).
+            source = inception_weights_source(self.weights.path) if self.weights.path else None
             self._module = create_feature_extractor(
                 self.spec.name, [self.spec.layer], cuda=False, verbose=False,
-                feature_extractor_weights_path=str(self.weights.path) if self.weights.path else None)
+                feature_extractor_weights_path=source)
             self._module.to(self.device)
         return self._module
 

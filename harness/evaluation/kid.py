@@ -1,8 +1,17 @@
 """KID through torch-fidelity's KID maths: target-KID and the fused-KID candidates.
 
 KID = unbiased polynomial-kernel MMD² (degree 3, γ = 1/d, coef0 1) between feature sets, averaged
-over random subsets; the spread is the population std of the subset estimates (torch-fidelity's
-convention, `std_kind`). Both are reported ×100 with the scale recorded.
+over random subsets. Both are reported ×100 with the scale recorded.
+
+Spread (`std`, `std_method`, recorded in every entry): the population std of the subset estimates
+(torch-fidelity's convention; `std_method: "subsets"`) when the subsets differ. When the subset
+size equals every set's size (e.g. 80 vs 80 images), every subset is the whole set and that std is
+a meaningless ~1e-14; the value is then the full-set estimate and the spread is the std of the same
+estimate over `subsets` bootstrap resamples of the images (with replacement, seeded;
+`std_method: "bootstrap_images"`). Duplicated images in a resample add exact self-pairs to the
+within-set kernel sums, so the resampled estimates sit above the full-set one; their std is a
+spread, not a confidence interval. `std: null` with `std_method: "unavailable"` when neither
+applies (e.g. `subsets` = 1).
 
 Subset rule (recorded in every entry): subset size = min(100, n_generated, n_reference).
 torch-fidelity's default of 1000 exceeds every CycleGAN-style test split (120–266 images) and
@@ -19,13 +28,14 @@ fused-KID (the paper does not pin it; `fused_mode`, recorded):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
 KID_SCALE = 100
 STD_KIND = "population_std_over_subsets"
+STD_METHODS = ("subsets", "bootstrap_images", "unavailable")
 FUSED_MODES = ("union_balanced", "union_proportional", "mean_of_two")
 DEFAULT_FUSED_MODE = "union_balanced"
 SUBSET_RULE = "min({cap}, n_generated, n_reference)"
@@ -68,25 +78,51 @@ def _as_tensor(features: torch.Tensor | np.ndarray) -> torch.Tensor:
     return t
 
 
-def _entry(mean: float, std: float, m: int, n_gen: int, n_ref: int, options: KidOptions, flavour: str,
-           **extra: Any) -> dict[str, Any]:
-    return {"status": "ok", "value": mean * KID_SCALE, "std": std * KID_SCALE, "scale": KID_SCALE,
-            "std_kind": STD_KIND, "n_generated": n_gen, "n_reference": n_ref, "subset_size": m,
-            "subsets": options.subsets, "subset_rule": SUBSET_RULE.format(cap=options.subset_size or
-                                                                          options.max_subset_size),
+def _entry(mean: float, std: Optional[float], m: int, n_gen: int, n_ref: int, options: KidOptions, flavour: str,
+           std_method: str = "subsets", **extra: Any) -> dict[str, Any]:
+    if std is None:
+        std_method = "unavailable"
+    return {"status": "ok", "value": mean * KID_SCALE, "std": None if std is None else std * KID_SCALE,
+            "std_method": std_method, "scale": KID_SCALE,
+            "std_kind": STD_KIND if std_method == "subsets" else std_method, "n_generated": n_gen,
+            "n_reference": n_ref, "subset_size": m, "subsets": options.subsets,
+            "subset_rule": SUBSET_RULE.format(cap=options.subset_size or options.max_subset_size),
             "seed": options.seed, "flavour": flavour, "kernel": "poly(degree=3, gamma=1/d, coef0=1)",
             "estimator": "unbiased", **extra}
 
 
+def _bootstrap_std(estimate: Callable[..., float], sets: list[np.ndarray], options: KidOptions) -> Optional[float]:
+    """std of `estimate(*resampled sets)` over `options.subsets` resamples of each set's images."""
+    if options.subsets < 2:
+        return None
+    rng = np.random.RandomState(options.seed)
+    values = [estimate(*(s[rng.randint(0, len(s), len(s))] for s in sets)) for _ in range(options.subsets)]
+    return float(np.std(values))
+
+
 def kid(generated: torch.Tensor, reference: torch.Tensor, options: KidOptions, flavour: str = "target"
         ) -> dict[str, Any]:
-    """KID ×100 of generated vs reference features via `torch_fidelity.metric_kid.kid_features_to_metric`."""
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+    """KID ×100 of generated vs reference features via torch-fidelity (`kid_features_to_metric`, or its
+    `kernel_mmd` on the whole sets when every subset would be the whole set)."""
+    from torch_fidelity.metric_kid import (KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kernel_mmd,
+                                           kid_features_to_metric)
     gen, ref = _as_tensor(generated), _as_tensor(reference)
     m = subset_size_for(len(gen), len(ref), options)
+    if m == len(gen) == len(ref):  # identical subsets: one estimate, spread by bootstrap
+        g, r = gen.numpy(), ref.numpy()
+        std = _bootstrap_std(kernel_mmd, [g, r], options)
+        return _entry(float(kernel_mmd(g, r)), std, m, len(gen), len(ref), options, flavour, "bootstrap_images",
+                      bootstrap_resamples=options.subsets)
     out = kid_features_to_metric(gen, ref, kid_subsets=options.subsets, kid_subset_size=m, rng_seed=options.seed,
                                  verbose=False)
-    return _entry(out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD], m, len(gen), len(ref), options, flavour)
+    std = out[KEY_METRIC_KID_STD] if options.subsets > 1 else None
+    return _entry(out[KEY_METRIC_KID_MEAN], std, m, len(gen), len(ref), options, flavour)
+
+
+def _combined_std_method(*methods: str) -> str:
+    if "unavailable" in methods:
+        return "unavailable"
+    return methods[0] if len(set(methods)) == 1 else "+".join(sorted(set(methods)))
 
 
 def fused_kid(generated: torch.Tensor, source: torch.Tensor, target: torch.Tensor, options: KidOptions
@@ -101,10 +137,11 @@ def fused_kid(generated: torch.Tensor, source: torch.Tensor, target: torch.Tenso
         to_target = kid(gen, tgt, options, "target")
         to_source = kid(gen, src, options, "source")
         mean = (to_target["value"] + to_source["value"]) / 2 / KID_SCALE
-        std = (to_target["std"] + to_source["std"]) / 2 / KID_SCALE
+        method = _combined_std_method(to_target["std_method"], to_source["std_method"])
+        std = None if method == "unavailable" else (to_target["std"] + to_source["std"]) / 2 / KID_SCALE
         return _entry(mean, std, min(to_target["subset_size"], to_source["subset_size"]), len(gen),
-                      len(src) + len(tgt), options, "fused", fused_mode=mode, n_source=len(src), n_target=len(tgt),
-                      parts={"to_target": to_target["value"], "to_source": to_source["value"]})
+                      len(src) + len(tgt), options, "fused", method, fused_mode=mode, n_source=len(src),
+                      n_target=len(tgt), parts={"to_target": to_target["value"], "to_source": to_source["value"]})
     return _union_balanced(gen, src, tgt, options)
 
 
@@ -118,14 +155,21 @@ def _union_balanced(gen: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor, opt
                          f"{len(src)} source and {len(tgt)} target images")
     m = min(m, 2 * len(src), 2 * len(tgt))  # ⌊m/2⌋ ≤ |src| and ⌈m/2⌉ ≤ |tgt|
     m_src, m_tgt = m // 2, m - m // 2
-    rng = np.random.RandomState(options.seed)
     g, s, t = gen.numpy(), src.numpy(), tgt.numpy()
+    extra = {"fused_mode": "union_balanced", "n_source": len(src), "n_target": len(tgt),
+             "reference_mix": f"{m_src} source + {m_tgt} target per subset"}
+    if (m, m_src, m_tgt) == (len(g), len(s), len(t)):  # identical subsets: one estimate, spread by bootstrap
+        def estimate(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+            return float(kernel_mmd(a, np.concatenate([b, c])))
+        std = _bootstrap_std(estimate, [g, s, t], options)
+        return _entry(estimate(g, s, t), std, m, len(gen), len(src) + len(tgt), options, "fused", "bootstrap_images",
+                      bootstrap_resamples=options.subsets, **extra)
+    rng = np.random.RandomState(options.seed)
     estimates = np.zeros(options.subsets)
     for i in range(options.subsets):
         f_gen = g[rng.choice(len(g), m, replace=False)]
         f_ref = np.concatenate([s[rng.choice(len(s), m_src, replace=False)],
                                 t[rng.choice(len(t), m_tgt, replace=False)]])
         estimates[i] = kernel_mmd(f_gen, f_ref)
-    return _entry(float(np.mean(estimates)), float(np.std(estimates)), m, len(gen), len(src) + len(tgt), options,
-                  "fused", fused_mode="union_balanced", n_source=len(src), n_target=len(tgt),
-                  reference_mix=f"{m_src} source + {m_tgt} target per subset")
+    std = float(np.std(estimates)) if options.subsets > 1 else None
+    return _entry(float(np.mean(estimates)), std, m, len(gen), len(src) + len(tgt), options, "fused", **extra)

@@ -70,7 +70,7 @@ def evaluate_real_vs_real(task_name: str, options: EvalOptions, schedule: str = 
     from harness.pipeline import image_spec
     task = TASKS.get(task_name, where="--task")
     sched = SCHEDULES.get(schedule, where="--schedule")
-    prepared = prepare_data(task, data_root)
+    prepared = prepare_data(task, data_root, for_evaluation=True)
     setting = task.settings[0]
     image = image_spec(task, setting, sched)
     families = options.metrics if options.metrics is not None else tuple(task.metrics)
