@@ -151,7 +151,7 @@ def handle_run(args: argparse.Namespace) -> int:
     for seed in args.seed:
         for name in methods:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
-                           train, args.compile, args.tensorboard)
+                           train, args.compile, tensorboard=args.tensorboard)
             try:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)
