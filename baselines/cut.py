@@ -61,6 +61,7 @@ from torch import nn
 
 from baselines._cut_nets import CUTDiscriminator, CUTGenerator, PatchSampleMLP, init_cut, sample_patch_ids
 from baselines._protocol import Protocol, set_lr_factor, with_original_lr
+from harness.errors import UsageError
 from harness.nets import GANLoss
 from harness.registry import register_method
 from harness.training.method import Method, MethodConfig, MethodContext
@@ -148,10 +149,13 @@ class CUT(Method):
         self.D = nn.ModuleDict({d: init_cut(CUTDiscriminator(ch, c.ndf, c.n_layers_d, c.norm_d, c.antialias),
                                             c.init_type, c.init_gain) for d in self.directions})
         layers = list(c.nce_layers)
-        n_layers = len(self.G[self.directions[0]].layers)
+        # PatchNCE compares encoder features: the stem and two downsamplings are layers 0-11, the residual
+        # blocks 12 .. 11 + n_blocks; a larger index would name a decoder layer.
+        n_layers = 12 + c.n_blocks
         if not layers or layers != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= n_layers:
-            raise ValueError(f"nce_layers {layers} must be ascending, distinct layer indices below {n_layers} "
-                             f"(the generator's layer count with n_blocks={c.n_blocks})")
+            raise UsageError(f"nce_layers {layers} must be ascending, distinct encoder layer indices below {n_layers} "
+                             f"(stem, downsamplings and the {c.n_blocks} residual blocks); e.g. "
+                             f"--set nce_layers=0,4,8,12,{11 + c.n_blocks}")
         channels = [self.G[self.directions[0]].layer_channels[i] for i in layers]
         self.F = nn.ModuleDict({d: init_cut(PatchSampleMLP(channels, c.mlp_channels), c.init_type, c.init_gain)
                                 for d in self.directions})

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+
+from harness.errors import UsageError
 import torch
 from torch import nn
 
@@ -172,8 +174,10 @@ def test_original_protocol_uses_the_references_split_and_epoch_rule():
     assert factor(fast_paper, 199) == pytest.approx(1 / 51)  # the reference never reaches zero
     shared = build("fastcut", 32, "paper", **TINY)
     assert shared.config.protocol == "asgit_shared" and shared.config.original_constant_epochs is None
-    with pytest.raises(ValueError, match="nce_layers"):
+    with pytest.raises(UsageError, match="nce_layers"):
         build("cut", nce_layers=(0, 40), **TINY)  # the generator has 31 layers
+    with pytest.raises(UsageError, match="encoder layer indices below 17"):
+        build("cut", nce_layers=(0, 4, 8, 12, 17), **TINY)  # layer 17 is the decoder's first upsampling
 
 
 # ------------------------------------------------------------------ the pipeline
