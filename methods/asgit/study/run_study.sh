@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The ASGIT attention study (methods/asgit/README.md, "Measured"): horse2zebra, schedule asgit-cpu,
-# reduced networks for a shared CPU (ngf = ndf = 32, 6 residual blocks) in every row, two queues.
+# reduced networks for a shared CPU (ngf = ndf = 16, 4 residual blocks) in every row, two queues.
 # Usage: run_study.sh <code dir> <out dir> <data root> <queue 1|2>
 set -u
 CODE=$1; OUT=$2; DATA=$3; QUEUE=$4
-NETS="--set ngf=32 --set ndf=32 --set n_blocks=6"
+NETS="--set ngf=16 --set ndf=16 --set n_blocks=4"
 OLD="--set transfer_block=learned --set memory_frame=crop --set test_placeholder=ones --set alpha_unguided=ones"
 run() {  # method, extra --set flags
   local method=$1; shift
