@@ -96,13 +96,20 @@ def test_rhp_with_zero_map_is_the_plain_input_and_alpha_adds_a_channel():
 
 def test_test_time_placeholder_options():
     x = torch.randn(1, 3, 32, 32)
-    paper = make_method("asgit-pha-rhp", transfer_block="fixed")
+    paper = make_method("asgit-pha-rhp", transfer_block="fixed", test_placeholder="ones")
     assert torch.allclose(paper.guide(x, paper.placeholder(x), paper.transfer), 2 * x)
     code = make_method("asgit-pha-rhp", transfer_block="fixed", test_placeholder="code")
     assert torch.allclose(code.guide(x, code.placeholder(x), code.transfer), 1.5 * x)
     alpha = make_method("asgit-pha-alpha", test_placeholder="code", transfer_block="fixed")
     assert (alpha.guide(x, alpha.placeholder(x), alpha.transfer)[:, 3] == 1).all()
     assert alpha.G_AB.model[1].in_channels == 4
+    # Default "training": G gets D_Y's map of its own first-visit output, as Eq. 1 gives it in training.
+    trained = make_method("asgit-pha-rhp").eval()
+    with torch.no_grad():
+        first = trained.G_AB(trained.guide(x, torch.ones(1, 1, 4, 4), trained.transfer))
+        _, raw = trained.D_B(first, with_map=True)
+        expected = trained.G_AB(trained.guide(x, finish_map(raw, 4, "minmax", "sample", 1e-8), trained.transfer))
+        assert torch.allclose(trained.translate(x, "A2B"), expected)
 
 
 def test_memory_reads_initial_maps_and_round_trips():
@@ -113,6 +120,7 @@ def test_memory_reads_initial_maps_and_round_trips():
     mem.write("B", ["a"], torch.zeros(1, 1, 4, 4))  # same id, other domain: its own slot
     restored = AttentionMemory(4, "ones")
     restored.load_state_dict(mem.state_dict())
+    assert restored.stats == mem.stats and mem.stats["writes"] == 3
     assert torch.equal(restored.read("A", ["b", "a"]), maps.flip(0))
     assert torch.equal(restored.read("B", ["a"]), torch.zeros(1, 1, 4, 4))
     noisy = AttentionMemory(4, "uniform")
@@ -124,7 +132,7 @@ def test_memory_reads_initial_maps_and_round_trips():
 
 def _memory_of(run_dir):
     payload = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
-    return payload["method_extra"]["memory"]["maps"]
+    return payload["method_extra"]["memory"]
 
 
 def test_memory_survives_checkpoint_and_resume(tmp_path):
@@ -133,11 +141,12 @@ def test_memory_survives_checkpoint_and_resume(tmp_path):
     spec = RunSpec("demo", name, "smoke", out=str(tmp_path / "resumed"), overrides=tiny(name))
     with pytest.raises(Interrupted):
         execute(spec, stop_at_step=4)
-    stored = _memory_of(spec.run_dir)
+    stored = _memory_of(spec.run_dir)["maps"]
     assert stored["A"] and stored["B"]  # maps were written and checkpointed before the interruption
     resumed = execute(spec)
     assert json.loads((resumed / "result.json").read_text())["run"]["resumed_from_step"] == 4
-    a, b = _memory_of(straight), _memory_of(resumed)
+    assert _memory_of(straight)["stats"] == _memory_of(resumed)["stats"]  # diagnostics counters resume too
+    a, b = _memory_of(straight)["maps"], _memory_of(resumed)["maps"]
     assert a.keys() == b.keys()
     for side in a:
         assert a[side].keys() == b[side].keys()
@@ -149,7 +158,8 @@ def test_memory_survives_checkpoint_and_resume(tmp_path):
 @pytest.mark.parametrize("name,extra", [(n, {}) for n in UNSUPERVISED + SUPERVISED] + [
     ("asgit-pha-alpha", {"attn_source": "online", "recon_guidance": "online", "test_placeholder": "code",
                          "lambda_identity": 0.5}),
-    ("asgit-tam-rhp", {"transfer_block": "fixed", "attn_norm": "minmax", "attn_norm_scope": "batch"}),
+    ("asgit-tam-rhp", {"transfer_block": "learned", "attn_norm": "none", "attn_norm_scope": "batch",
+                       "memory_frame": "crop", "test_placeholder": "ones"}),
 ])
 def test_variant_trains_on_demo_and_records_options(tmp_path, name, extra):
     overrides = {**tiny(name), **extra}
@@ -169,10 +179,19 @@ def test_variant_trains_on_demo_and_records_options(tmp_path, name, extra):
         assert "attn_source" in config and "recon_guidance" in config
     assert result["run"]["steps"] == 9 and all(v == v for v in result["run"]["last_losses"].values())
     for direction in ("A2B", "B2A"):
-        # demo test pairs are aligned, so the grid ends with the ground truth
+        # demo test pairs are aligned, so the grid ends with the ground truth; maps are also drawn over the output
         assert result["samples"][direction]["columns"] == ["input", "attention", "attention on output", "output",
-                                                           "ground truth"]
+                                                           "influence_x4", "influence_x4 on output", "ground truth"]
         assert result["translations"][direction]["n_images"] > 0
+        assert result["diagnostics"]["directions"][direction]["n_images"] == result["translations"][direction]["n_images"]
+    diagnostics = result["diagnostics"]
+    assert diagnostics["influence_255"] >= 0 and diagnostics["test_map_spread"] >= 0
+    if config.get("attn_source", "memory") == "memory":
+        assert 0 <= diagnostics["read_hit_share"] < 1 and diagnostics["memory_reads"] > 0
+        if config["attn_norm"] == "minmax":  # stored maps carry spatial information
+            assert diagnostics["written_map_spread"] > 0.05
+    else:
+        assert diagnostics["read_hit_share"] is None
 
 
 def test_parameter_counts_match_the_reference_networks():

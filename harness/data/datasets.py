@@ -89,8 +89,22 @@ def epoch_items(n_a: int, n_b: int, paired: bool, seed: int, epoch: int,
     return items
 
 
+def view_record(params: tuple[int, int, bool], load_size: int) -> torch.Tensor:
+    """Where a training crop sits in its image: (x, y, flipped, load size) as int64.
+
+    Methods that keep per-image state in the full image's frame (ASGIT's attention memory) map it
+    through each batch's crop and flip with this; the images themselves do not depend on it.
+    """
+    x, y, flip = params
+    return torch.tensor([x, y, int(flip), load_size], dtype=torch.int64)
+
+
 class TrainSet(Dataset):
-    """Items are (index A, index B, seed) tuples from `epoch_items`."""
+    """Items are (index A, index B, seed) tuples from `epoch_items`.
+
+    Each item also carries `A_view`/`B_view` (`view_record`); drawing them takes nothing from the
+    item's random stream, so the images are the same as without them.
+    """
 
     def __init__(self, split: Split, spec: ImageSpec, paired: bool):
         if paired and not split.paired_ids("train"):
@@ -108,8 +122,10 @@ class TrainSet(Dataset):
         params_a = self.augment.params(rng)
         params_b = params_a if self.paired else self.augment.params(rng)
         ref_a, ref_b = self.a[ia], self.b[ib]
+        load = self.augment.spec.load_size
         return {"A": self.augment(load_image(ref_a), params_a), "B": self.augment(load_image(ref_b), params_b),
-                "A_id": ref_a.id, "B_id": ref_b.id}
+                "A_id": ref_a.id, "B_id": ref_b.id,
+                "A_view": view_record(params_a, load), "B_view": view_record(params_b, load)}
 
 
 class TestSet(Dataset):
@@ -126,6 +142,13 @@ class TestSet(Dataset):
         ref = self.refs[index]
         img = load_image(ref).resize((self.size, self.size), Image.BICUBIC)
         return {"image": to_tensor(img), "id": ref.id}
+
+
+def test_batches(refs: list[ImageRef], spec: ImageSpec, batch_size: int = 16):
+    """Test images of one side as [-1, 1] batches, lazily (for methods' own test-time measurements)."""
+    dataset = TestSet(refs, spec)
+    for start in range(0, len(dataset), batch_size):
+        yield torch.stack([dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))])
 
 
 def collate(items: list[dict]) -> dict:

@@ -5,12 +5,15 @@ A mixin for `Method` subclasses whose config is an `AttentionOptions`; it holds 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
+from harness.errors import UsageError
 from harness.nets import init_weights
-from methods.asgit.attention import build_attention_discriminator, finish_map, normalise_map
+from methods.asgit.attention import build_attention_discriminator, finish_map
+from methods.asgit.diagnostics import attention_diagnostics
 from methods.asgit.memory import AttentionMemory
-from methods.asgit.transfer import build_transfer, inject
+from methods.asgit.transfer import build_transfer, inject, unguided
 
 
 class AttentionGuidance:
@@ -33,7 +36,14 @@ class AttentionGuidance:
                             self.config.init_gain)
 
     def make_memory(self) -> AttentionMemory:
-        return AttentionMemory(self.map_size, self.config.memory_init)
+        # Eq. 1 needs every image's last map; data-parallel ranks see disjoint images and only rank 0's
+        # state is checkpointed, so a per-process memory would silently break it: refuse instead.
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            raise UsageError(f"{type(self).__name__}: the per-image attention memory (Eq. 1) runs in one process "
+                             f"only, not {dist.get_world_size()}; train it with one process (no torchrun), or use "
+                             "--set attn_source=online (no memory)")
+        return AttentionMemory(self.map_size, self.config.memory_init, self.config.memory_frame,
+                               self.context.image_size)
 
     def finish(self, raw: torch.Tensor) -> torch.Tensor:
         """A discriminator's raw map → the normalised map on the memory grid (what guidance consumes)."""
@@ -46,16 +56,39 @@ class AttentionGuidance:
         return inject(images, weights, self.config.injection)
 
     def placeholder(self, images: torch.Tensor, memory_code_value: float = 0.5) -> torch.Tensor:
-        """The constant map fed at test time (see `AttentionOptions.test_placeholder`)."""
+        """The constant map of the test path's first (or only) pass (see `AttentionOptions.test_placeholder`):
+        all ones (the paper's placeholder, the memory's initial map), 0.5 for the reference's memory RHP."""
         c = self.config
         value = 1.0
         if c.test_placeholder == "code" and c.injection == "rhp":
             value = memory_code_value  # the reference's memory-RHP test path: G(1.5·x)
+        return self.constant_map(images, value)
+
+    def constant_map(self, images: torch.Tensor, value: float = 1.0) -> torch.Tensor:
         n = images.shape[0]
         return torch.full((n, 1, self.map_size, self.map_size), value, device=images.device, dtype=images.dtype)
 
+    def unguided_input(self, images: torch.Tensor, transfer: nn.Module) -> torch.Tensor:
+        """A pass without a map: RHP factor 1 (the images); Alpha the fourth channel `alpha_unguided` names."""
+        if self.config.injection == "alpha" and self.config.alpha_unguided == "transfer":
+            return self.guide(images, self.constant_map(images), transfer)  # g(1): in g's range
+        return unguided(images, self.config.injection)
+
     @staticmethod
-    def display(raw: torch.Tensor, size: int) -> torch.Tensor:
-        """A map for the sample grid: per-sample min-max to [0, 1] at image size."""
-        m = finish_map(normalise_map(raw.float(), "minmax", "sample", 1e-8), size, "none", "sample", 1e-8)
-        return m.clamp(0, 1)
+    def display(attention: torch.Tensor, size: int) -> torch.Tensor:
+        """A map for the sample grid as G gets it (no re-normalisation, so a flat map looks flat)."""
+        return finish_map(attention.float(), size, "none", "sample", 1e-8).clamp(0, 1)
+
+    def diagnostic_visuals(self, images: torch.Tensor, direction: str) -> dict[str, torch.Tensor]:
+        """Sample-grid columns: the feedback map M (as G gets it), the translation (the test path), and
+        4·|G(x ⊕ M) − G(x ⊕ 1)| / 2: the attention influence per pixel (share of the [-1, 1] range, x4)."""
+        attention = self.feedback_map(images, direction)
+        guided = self.guided_output(images, attention, direction)
+        plain = self.guided_output(images, self.constant_map(images), direction)
+        influence = ((guided - plain).abs().mean(1, keepdim=True) / 2 * 4).clamp(0, 1)
+        return {"attention": self.display(attention, images.shape[-1]), "output": self.translate(images, direction),
+                "influence_x4": influence}
+
+    def diagnostics(self, batches: dict) -> dict:
+        """Called by the pipeline after training; recorded in result.json (see `diagnostics.py`)."""
+        return attention_diagnostics(self, batches)

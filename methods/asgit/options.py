@@ -25,28 +25,37 @@ class AttentionOptions(MethodConfig):
     # P1: "the 4th conv layer" is ambiguous (layers from l_0, activations from a_1); the code taps the
     # output of the 3rd conv block (stride 8), the only grid that fits g's x8 upsampling.
     pha_layer: int = 3
-    # P3/P4: Eq. 2 min-max normalises PHA; TAM's M = Avg(A) has no normalisation (the TAM variants
-    # set "none"; the reference's `trainable_attn` min-maxes it). Scope and epsilon are not in the
-    # paper: per sample with a clamped denominator (the code: whole batch, no epsilon, NaN on a flat map).
+    # P3/P4: Eq. 2 min-max normalises PHA. TAM's M = Avg(A) read literally ("none") averages 256
+    # sigmoid channels to ~0.5 everywhere (spatial std ~0.004: no guidance); the reference TAM that
+    # runs (`trainable_attn`) min-maxes it, so every variant defaults to "minmax". Scope and epsilon
+    # are not in the paper: per sample with a clamped denominator (the code: whole batch, no epsilon).
     attn_norm: Literal["minmax", "none"] = "minmax"
     attn_norm_scope: Literal["sample", "batch"] = "sample"
     attn_norm_eps: float = 1e-8
     # P5: the reference hard-codes BatchNorm in the TAM branch whatever the discriminator's norm.
     tam_branch_norm: Literal["batch", "instance"] = "batch"
     # P13: the paper has a learned g in every setting (one g shared by G and F); the reference
-    # unsupervised code has none (a parameter-free resize of the map): "fixed".
-    transfer_block: Literal["learned", "fixed"] = "learned"
+    # unsupervised code has none (a parameter-free resize of the map): "fixed". Default chosen by
+    # measurement (README: attention influence and map spread, learned vs fixed).
+    transfer_block: Literal["learned", "fixed"] = "fixed"
     # The reference g ends with an InstanceNorm on the 1-channel logits (standardises each map).
     transfer_last_norm: Literal["instance", "none"] = "instance"
     # P8: all-ones at the start (paper and code); U[0,1) noise was tried in the paper ("limited impact").
     memory_init: Literal["ones", "uniform"] = "ones"
-    # P11: stored maps are in the frame of the crop they were computed on and reused under the next
-    # visit's crop (the code's behaviour). An "image" frame would need crop offsets in the batch.
-    memory_frame: Literal["crop"] = "crop"
-    # P16: the paper feeds an all-ones attention at test, through the training path (RHP 2x with the
-    # fixed block, g(1) with the learned one). "code": the reference's per-model behaviour (memory
-    # RHP: constant map 0.5, i.e. 1.5x; memory Alpha: ones; online: the trained D's live map).
-    test_placeholder: Literal["ones", "code"] = "ones"
+    # P11: "image" keeps stored maps in the whole image's frame and maps them through each batch's
+    # crop and flip (the batch carries them), so a map lines up with the content it describes;
+    # "crop" replays a map under the next visit's crop and flip (the reference code, flip off there).
+    memory_frame: Literal["image", "crop"] = "image"
+    # P16: what G sees at test. "training": what it saw in training for an image: memory variants
+    # run Eq. 1 once (first pass with the memory's initial map, then D_Y's map of that output),
+    # online variants the live map of the input. "ones": the paper's all-ones placeholder through
+    # the training path (RHP 2x fixed / g(1) learned). "code": the reference's per-model behaviour
+    # (memory RHP: constant 0.5, i.e. 1.5x; memory Alpha: ones; online: the live D map).
+    test_placeholder: Literal["training", "ones", "code"] = "training"
+    # Alpha's unguided passes (reconstruction, identity): "transfer" feeds g(initial map), the
+    # channel G's translation pass sees at a first visit; "ones" the reference's literal 1.0, a value
+    # the learned g's sigmoid never reaches (the two agree for the fixed block).
+    alpha_unguided: Literal["transfer", "ones"] = "transfer"
 
 
 def _class_name(name: str) -> str:

@@ -4,8 +4,9 @@ Per direction one model (G, D_Y, T), as the paper trains one model per Cityscape
 U-Net generator fed x' = x·(1 + g(M_x)) (or [x, g(M_x)] with Alpha), a conditional PatchGAN with
 PHA or TAM attention, λ_L1 = 100, the D step before the G step (pix2pix order). M_x is the per-image
 memory: D's map of (x, G(x')) from the G-step forward pass, after the D update (reference order),
-read at the image's next visit. g trains in G's optimizer. At test, G sees x·(1 + g(1)) (paper and
-reference agree).
+read at the image's next visit. g trains in G's optimizer. At test (`test_placeholder`), G sees
+x·(1 + g(M)) with M = D's map of its output for x·(1 + g(1)) ("training"), or x·(1 + g(1)) alone
+("ones"/"code": paper and reference).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from methods.asgit.options import AttentionOptions, register_variant
 
 @dataclass(frozen=True)
 class AsgitSupervisedConfig(AttentionOptions):
+    # P13: paper and reference supervised code agree on a learned g here.
+    transfer_block: Literal["learned", "fixed"] = "learned"
     # P17: the paper adopts least squares (Eq. 7, in its supervised section); the reference supervised
     # code and pix2pix use vanilla BCE ("vanilla").
     gan_loss: Optional[Literal["lsgan", "vanilla", "wgangp"]] = "lsgan"
@@ -76,9 +79,9 @@ class AsgitSupervised(AttentionGuidance, Method):
         losses: dict[str, torch.Tensor] = {}
         for d in self.directions:
             side, target = d[0], d[-1]
-            x, y, ids = batch[side], batch[target], batch[f"{side}_id"]
+            x, y, ids, view = batch[side], batch[target], batch[f"{side}_id"], batch.get(f"{side}_view")
             D = self.D[d]
-            fake = self.G[d](self.guide(x, self.memory.read(side, ids, x.device), self.T[d]))
+            fake = self.G[d](self.guide(x, self.memory.read(side, ids, x.device, view), self.T[d]))
 
             self.set_requires_grad([D], True)
             pooled = self.pools[d].query(self.d_input(x, fake.detach()))
@@ -90,20 +93,30 @@ class AsgitSupervised(AttentionGuidance, Method):
             loss_gan = self.gan(logits, True)
             loss_l1 = c.lambda_l1 * F.l1_loss(fake, y)
             self.optimize(f"G_{d}", loss_gan + loss_l1)
-            self.memory.write(side, ids, self.finish(raw))
+            self.memory.write(side, ids, self.finish(raw), view)
             losses.update({f"D_{d}": loss_d, f"G_gan_{d}": loss_gan, f"G_L1_{d}": loss_l1})
         return {k: v.detach() for k, v in losses.items()}
 
-    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
-        # The reference's supervised test path is x·(1 + g(1)) too, so "code" also means ones here.
-        attention = self.placeholder(images, memory_code_value=1.0)
+    def guided_output(self, images: torch.Tensor, attention: torch.Tensor, direction: str) -> torch.Tensor:
         return self.G[direction](self.guide(images, attention, self.T[direction]))
 
+    def feedback_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        """Eq. 1 once: D's map of (x, G(x·(1 + g(1)))), the kind of map G got in training."""
+        first = self.guided_output(images, self.constant_map(images), direction)
+        _, raw = self.D[direction](self.d_input(images, first), with_map=True)
+        return self.finish(raw)
+
+    def test_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        """"training": `feedback_map`; "ones"/"code": x·(1 + g(1)), the paper's and the reference's input."""
+        if self.config.test_placeholder == "training":
+            return self.feedback_map(images, direction)
+        return self.placeholder(images, memory_code_value=1.0)
+
+    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        return self.guided_output(images, self.test_map(images, direction), direction)
+
     def visuals(self, images: torch.Tensor, direction: str) -> dict[str, torch.Tensor]:
-        """Attention = D's map of (input, output), then the output."""
-        output = self.translate(images, direction)
-        _, raw = self.D[direction](self.d_input(images, output), with_map=True)
-        return {"attention": self.display(raw, images.shape[-1]), "output": output}
+        return self.diagnostic_visuals(images, direction)
 
     def extra_state(self) -> dict[str, Any]:
         return {"memory": self.memory.state_dict(), "pools": {d: p.state_dict() for d, p in self.pools.items()}}
@@ -119,4 +132,4 @@ AsgitSupPha = register_variant("asgit-sup-pha", AsgitSupervised,
                                "learned transfer block, L1 100", attention="pha", attn_norm="minmax")
 AsgitSupTam = register_variant("asgit-sup-tam", AsgitSupervised,
                                "ASGIT supervised (TAM): pix2pix U-Net + conditional PatchGAN with trainable "
-                               "attention, learned transfer block, L1 100", attention="tam", attn_norm="none")
+                               "attention, learned transfer block, L1 100", attention="tam", attn_norm="minmax")

@@ -23,7 +23,6 @@ from harness.nets import ResnetGenerator
 from harness.training.method import MethodContext
 from methods.asgit.guidance import AttentionGuidance
 from methods.asgit.options import AttentionOptions, register_variant
-from methods.asgit.transfer import unguided
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
     def __init__(self, config: AsgitCycleConfig, context: MethodContext):
         super().__init__(config, context)
         self.transfer = self.make_transfer()
-        self.memory = self.make_memory()
+        self.memory = self.make_memory() if config.attn_source == "memory" else None
 
     # ---- networks (CycleGAN hooks) --------------------------------------------------------
     def build_generator(self, channels: int) -> torch.nn.Module:
@@ -75,7 +74,7 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
     def generator_input(self, images: torch.Tensor, direction: str, batch: dict[str, Any]) -> torch.Tensor:
         source = direction[0]
         if self.config.attn_source == "memory":
-            attention = self.memory.read(source, batch[f"{source}_id"], images.device)
+            attention = self.memory.read(source, batch[f"{source}_id"], images.device, batch.get(f"{source}_view"))
         else:
             attention = self.live_map(source, images)
         return self.guide(images, attention, self.transfer)
@@ -83,14 +82,14 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
     def reconstruction_input(self, fakes: torch.Tensor, direction: str) -> torch.Tensor:
         if self.config.recon_guidance == "online":
             return self.guide(fakes, self.live_map(direction[0], fakes), self.transfer)
-        return unguided(fakes, self.config.injection)
+        return self.unguided_input(fakes, self.transfer)
 
     def identity_input(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         # Reference: v1 (memory) feeds the identity pass unguided, v2 (online) guides it with the
         # live map of the discriminator of the images' own domain.
         if self.config.attn_source == "online":
             return self.guide(images, self.live_map(direction[-1], images), self.transfer)
-        return unguided(images, self.config.injection)
+        return self.unguided_input(images, self.transfer)
 
     def generator_adversarial(self, fake_B: torch.Tensor, fake_A: torch.Tensor,
                               batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,33 +97,45 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
         logits_A, raw_A = self.D_A(fake_A, with_map=True)
         if self.config.attn_source == "memory":
             # Eq. 1: x's next visit is guided by D_Y's map of G(x) from this forward pass (D before its update).
-            self.memory.write("A", batch["A_id"], self.finish(raw_B))
-            self.memory.write("B", batch["B_id"], self.finish(raw_A))
+            self.memory.write("A", batch["A_id"], self.finish(raw_B), batch.get("A_view"))
+            self.memory.write("B", batch["B_id"], self.finish(raw_A), batch.get("B_view"))
         return self.gan(logits_B, True), self.gan(logits_A, True)
 
     # ---- inference ------------------------------------------------------------------------
-    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
-        c = self.config
-        if c.test_placeholder == "code" and c.attn_source == "online":
-            attention = self.live_map(direction[0], images)  # reference v2 tests with the trained D's map
-        else:
-            attention = self.placeholder(images)
+    def guided_output(self, images: torch.Tensor, attention: torch.Tensor, direction: str) -> torch.Tensor:
         generator = self.G_AB if direction == "A2B" else self.G_BA
         return generator(self.guide(images, attention, self.transfer))
 
+    def feedback_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        """The kind of map G got in training: online, the live map of the input; memory, Eq. 1 once
+        (a first visit with the memory's initial all-ones map, then D_Y's map of that output)."""
+        if self.config.attn_source == "online":
+            return self.live_map(direction[0], images)
+        first = self.guided_output(images, self.constant_map(images), direction)
+        return self.live_map(direction[-1], first)
+
+    def test_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        """The map G is given at test (`test_placeholder`)."""
+        c = self.config
+        if c.test_placeholder == "training" or (c.test_placeholder == "code" and c.attn_source == "online"):
+            return self.feedback_map(images, direction)  # the reference v2 tests with the live map too
+        return self.placeholder(images)
+
+    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        return self.guided_output(images, self.test_map(images, direction), direction)
+
     def visuals(self, images: torch.Tensor, direction: str) -> dict[str, torch.Tensor]:
-        """Attention = the target discriminator's map of the output (what the memory would store), then the output."""
-        output = self.translate(images, direction)
-        _, raw = self.discriminator_of(direction[-1])(output, with_map=True)
-        return {"attention": self.display(raw, images.shape[-1]), "output": output}
+        return self.diagnostic_visuals(images, direction)
 
     # ---- state ------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
-        return {**super().extra_state(), "memory": self.memory.state_dict()}
+        memory = {"memory": self.memory.state_dict()} if self.memory is not None else {}
+        return {**super().extra_state(), **memory}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        self.memory.load_state_dict(state.pop("memory"))
+        if self.memory is not None:
+            self.memory.load_state_dict(state.pop("memory"))
         super().load_extra_state(state)
 
 
@@ -136,7 +147,7 @@ AsgitPhaAlpha = register_variant("asgit-pha-alpha", AsgitCycle,
                                  attention="pha", injection="alpha", attn_norm="minmax")
 AsgitTamRhp = register_variant("asgit-tam-rhp", AsgitCycle,
                                "ASGIT TAM+RHP: trainable attention branch in D, x·(1+g(M)), CycleGAN backbone",
-                               attention="tam", injection="rhp", attn_norm="none")
+                               attention="tam", injection="rhp")
 AsgitTamAlpha = register_variant("asgit-tam-alpha", AsgitCycle,
                                  "ASGIT TAM+Alpha: trainable attention branch in D, [x, g(M)], CycleGAN backbone",
-                                 attention="tam", injection="alpha", attn_norm="none")
+                                 attention="tam", injection="alpha")
