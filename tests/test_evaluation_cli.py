@@ -33,11 +33,12 @@ def test_reevaluation_keeps_computed_entries_and_exits_1_when_it_computes_nothin
     before = json.loads(path.read_text())["metrics"]
     kid = before["directions"]["A2B"]["target_kid_x100"]
     assert kid["status"] == "ok" and before["directions"]["A2B"]["target_fid"]["status"] == "ok"
-    # a wrong --inception-weights computes nothing: exit 1, the file keeps every computed entry
+    # asked for the Inception metrics only, a wrong --inception-weights computes nothing: exit 1, the file
+    # keeps every computed entry (the demo's weight-free oracle score would otherwise be recomputed)
     wrong = isolated / "other.pth"
     wrong.write_bytes(b"not the weights")
     capsys.readouterr()
-    assert main(["evaluate", str(run_dir), "--inception-weights", str(wrong)]) == 1
+    assert main(["evaluate", str(run_dir), "--inception-weights", str(wrong), "--metrics", "target_kid,fused_kid"]) == 1
     captured = capsys.readouterr()
     after = json.loads(path.read_text())["metrics"]
     assert after == before

@@ -29,7 +29,7 @@ def test_smoke_run_next_to_short_run_keeps_every_table_and_exits_zero(tmp_path, 
     for name in ("table2", "table3", "demo"):
         assert (out / f"{name}.md").is_file()
     t2 = (out / "table2.md").read_text(encoding="utf-8")
-    assert "Schedule shown: `smoke`" in t2 and "`short` (0/40 cells)" in t2  # the one with a number wins
+    assert "Schedule shown: `smoke`" in t2 and "`short` (0/56 cells)" in t2  # the one with a number wins
     assert "refused" not in (out / "README.md").read_text(encoding="utf-8")
 
 
