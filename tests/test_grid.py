@@ -80,5 +80,5 @@ def test_submitit_array_path_runs_pending_specs(tmp_path, one_thread):
     specs = grid.expand(["demo"], ["cyclegan"], [3], "smoke", device="cpu", out=str(tmp_path / "r"), overrides=TINY)
     jobs = grid.submit(specs, tmp_path / "slurm", cluster="debug")
     assert len(jobs) == 1
-    assert jobs[0].result().endswith("smoke-seed3-" + specs[0].run_id.split("-")[-1])
+    assert jobs[0].result() == [str(specs[0].run_dir)]
     assert grid.submit(specs, tmp_path / "slurm", cluster="debug") == []  # complete: nothing to submit
