@@ -118,15 +118,16 @@ def one_step_difference(cfg: BenchConfig) -> float:
 
 
 # ---- timing ---------------------------------------------------------------------------------
-def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callable[[], None]) -> float:
+def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callable[[], None]) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds per step over `batches`."""
     if not batches:
-        return 0.0
+        return 0.0, 0.0
     sync()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         step(batch)
     sync()
-    return (time.perf_counter() - start) / len(batches)
+    return (time.perf_counter() - start) / len(batches), (time.process_time() - start_cpu) / len(batches)
 
 
 def _global_flags() -> tuple[bool, bool, bool]:
@@ -163,20 +164,29 @@ def bench_training_step(cfg: BenchConfig) -> dict[str, Any]:
     batches = make_batches(cfg, max(cfg.iters, cfg.warmup, 1))
     _timed_block(reference_step, batches[:cfg.warmup], sync)
     _timed_block(harness_step, batches[:cfg.warmup], sync)
-    ref_times, harness_times = [], []
+    blocks: dict[str, list[tuple[float, float]]] = {"ref": [], "harness": []}
     for round_ in range(cfg.rounds):
         # ABBA order: neither side always runs first (warm caches, load that drifts within a round).
         order = [("ref", reference_step), ("harness", harness_step)]
         for name, step in (order if round_ % 2 == 0 else order[::-1]):
-            (ref_times if name == "ref" else harness_times).append(_timed_block(step, batches[:cfg.iters], sync))
+            blocks[name].append(_timed_block(step, batches[:cfg.iters], sync))
+    ref_times, harness_times = [w for w, _ in blocks["ref"]], [w for w, _ in blocks["harness"]]
     # The speedup is the median of per-round ratios: the two blocks of a round ran under the same load.
     speedup = statistics.median(r / h for r, h in zip(ref_times, harness_times))
     ref_s, harness_s = statistics.median(ref_times), statistics.median(harness_times)
     record = device.record()
-    return {"device": record.get("name", record["type"]), "device_setup": record, "config": cfg.__dict__,
-            "reference_step_s": ref_s, "harness_step_s": harness_s, "speedup": speedup,
-            "reference_images_per_s": cfg.batch_size / ref_s, "harness_images_per_s": cfg.batch_size / harness_s,
-            "reference_block_s": ref_times, "harness_block_s": harness_times}
+    rec = {"device": record.get("name", record["type"]), "device_setup": record, "config": cfg.__dict__,
+           "reference_step_s": ref_s, "harness_step_s": harness_s, "speedup": speedup,
+           "reference_images_per_s": cfg.batch_size / ref_s, "harness_images_per_s": cfg.batch_size / harness_s,
+           "reference_block_s": ref_times, "harness_block_s": harness_times}
+    if not device.is_cuda and torch.get_num_threads() == 1:
+        # One thread on a shared CPU: the process's CPU time barely depends on what else runs,
+        # while wall time does (a preempted block looks slow). Both are recorded.
+        ref_cpu, harness_cpu = [c for _, c in blocks["ref"]], [c for _, c in blocks["harness"]]
+        rec.update(reference_cpu_s=statistics.median(ref_cpu), harness_cpu_s=statistics.median(harness_cpu),
+                   speedup_cpu_time=statistics.median(r / h for r, h in zip(ref_cpu, harness_cpu)),
+                   reference_block_cpu_s=ref_cpu, harness_block_cpu_s=harness_cpu)
+    return rec
 
 
 def bench_feature_extraction(n_images: int = 64, image_size: int = 64, extractor_name: str = "inception-v3-compat",

@@ -75,4 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     if "one_step_max_weight_difference" in rec:
         print(f"one step from equal weights, largest weight difference: {rec['one_step_max_weight_difference']:.3g}")
     print(f"speedup: {rec['speedup']:.3f}")
+    if "speedup_cpu_time" in rec:
+        print(f"speedup in process CPU time (1 thread; robust to other load): {rec['speedup_cpu_time']:.3f} "
+              f"(reference {rec['reference_cpu_s'] * 1000:.1f} ms, harness {rec['harness_cpu_s'] * 1000:.1f} ms)")
     return 0
