@@ -30,6 +30,8 @@ DEFAULT_GB_PER_RUN = 8.0  # a guess for a 256 px CycleGAN-sized run at batch 1 (
 MAX_RUNS_PER_GPU = 8
 LOG_NAME = "grid.log"  # the subprocess's stdout and stderr, in the run folder
 SPEC_NAME = "grid-spec.json"
+# Exit codes of a run that checkpointed on a preemption signal (`harness.training.preemption`).
+STOPPED_CODES = {128 + int(getattr(signal, n)) for n in ("SIGTERM", "SIGUSR1", "SIGUSR2") if hasattr(signal, n)}
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ def _run_child(item: Any, slot: Slot, n_slots: int, schedules: dict[str, Any], p
     spec_file.unlink(missing_ok=True)
     if code == 0:
         entry["outcome"] = "resumed" if item.state == "interrupted" else "trained"
+    elif code in STOPPED_CODES:  # checkpointed on a signal: the next `harness grid` resumes it
+        entry.update(outcome="stopped", exit_code=code, error=_last_error(log_file))
     else:
         entry.update(outcome="failed", exit_code=code, error=_last_error(log_file) or f"exit code {code}")
     return entry

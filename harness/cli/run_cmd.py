@@ -119,6 +119,7 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
 
 def handle_run(args: argparse.Namespace) -> int:
     from harness.pipeline import RunSpec, execute
+    from harness.training.preemption import Preempted
     schedule = resolve_schedule(args.schedule)
     train = train_options(args)
     methods = resolve_methods(args.methods, args.task)
@@ -135,7 +136,7 @@ def handle_run(args: argparse.Namespace) -> int:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)
                 print(run_dir / "result.json")
-            except UsageError:
+            except (UsageError, Preempted):  # a signal to stop ends the whole command, not one run
                 raise
             except HarnessError as exc:
                 if len(methods) * len(args.seed) == 1:
