@@ -157,11 +157,14 @@ class GridTask:
 
 def submit(specs: Iterable[Any], folder: Path, cluster: Optional[str] = "slurm", partition: Optional[str] = None,
            timeout_min: int = 24 * 60, gpus_per_job: int = 1, cpus_per_run: int = 8, mem_gb_per_run: int = 32,
-           array_parallelism: int = 64, runs_per_gpu: int = 1, extra: Optional[dict[str, Any]] = None) -> list[Any]:
+           array_parallelism: int = 64, runs_per_gpu: int = 1, extra: Optional[dict[str, Any]] = None,
+           max_timeouts: int = 10) -> list[Any]:
     """Submit the runs without a result as one job array through submitit; returns the jobs.
 
     Each array job takes gpus_per_job x runs_per_gpu runs and starts one process per run.
     `cluster` is submitit's: "slurm", or "local"/"debug" to try the array on this machine.
+    A job that reaches its time limit is requeued up to `max_timeouts` times (preemptions do not
+    count), each time resuming its runs from their checkpoints.
     """
     if cluster == "slurm" and shutil.which("sbatch") is None:
         raise UsageError("--executor slurm: no Slurm here (sbatch is not on PATH); run it on a Slurm login node, "
@@ -175,7 +178,8 @@ def submit(specs: Iterable[Any], folder: Path, cluster: Optional[str] = "slurm",
         return []
     per_job = max(1, gpus_per_job) * max(1, runs_per_gpu)
     groups = [pending[i:i + per_job] for i in range(0, len(pending), per_job)]
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, slurm_max_num_timeout=max_timeouts,
+                                     local_max_num_timeout=max_timeouts)
     params: dict[str, Any] = {"timeout_min": timeout_min, "slurm_array_parallelism": array_parallelism,
                               "name": "harness-grid", "tasks_per_node": min(per_job, max(map(len, groups)))}
     if cluster == "slurm":
