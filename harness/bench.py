@@ -178,7 +178,8 @@ def bench_training_step(cfg: BenchConfig) -> dict[str, Any]:
     rec = {"device": record.get("name", record["type"]), "device_setup": record, "config": cfg.__dict__,
            "reference_step_s": ref_s, "harness_step_s": harness_s, "speedup": speedup,
            "reference_images_per_s": cfg.batch_size / ref_s, "harness_images_per_s": cfg.batch_size / harness_s,
-           "reference_block_s": ref_times, "harness_block_s": harness_times}
+           "reference_block_s": ref_times, "harness_block_s": harness_times,
+           "harness_losses_finite": not bool(tracker.bad)}
     if not device.is_cuda and torch.get_num_threads() == 1:
         # One thread on a shared CPU: the process's CPU time barely depends on what else runs,
         # while wall time does (a preempted block looks slow). Both are recorded.

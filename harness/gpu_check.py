@@ -67,7 +67,7 @@ def bf16_agreement(cfg: BenchConfig, steps: int) -> dict[str, Any]:
             "bf16_mean_losses": bf16, "relative_difference": rel, "tolerance": BF16_REL_TOL}
 
 
-def run_tests(cfg: BenchConfig, bf16_steps: int, options: dict[str, dict]) -> dict[str, Any]:
+def run_tests(cfg: BenchConfig, bf16_steps: int) -> dict[str, Any]:
     tests: dict[str, Any] = {}
 
     def record(name: str, fn) -> None:
@@ -93,12 +93,11 @@ def run_tests(cfg: BenchConfig, bf16_steps: int, options: dict[str, dict]) -> di
     record("device_setup", setup)
     record("one_step_equal_weights_fp32", equal_weights)
     record(f"bf16_vs_fp32_{bf16_steps}_steps", lambda: bf16_agreement(cfg, bf16_steps))
-    for name, fields in options.items():
-        record(f"option_{name}_trains", lambda f=fields: _option_trains(dataclasses.replace(cfg, **f)))
     return tests
 
 
-def _option_trains(cfg: BenchConfig) -> dict[str, Any]:
+def few_steps(cfg: BenchConfig) -> dict[str, Any]:
+    """Three harness steps; pass when every loss stays finite (the import-path test's workload)."""
     method, device = build_harness(cfg)
     method = prepare(method, device)
     tracker = LossTracker(device.device)
@@ -181,13 +180,16 @@ def run_check(device: str, quick: bool, compile_options: bool = True) -> dict[st
     options = {k: v for k, v in SPEED_OPTIONS.items() if device == "cuda" and (compile_options or "compile" not in k)}
     report: dict[str, Any] = {"environment": environment(device), "config": dataclasses.asdict(cfg),
                               "form": "quick (CI, reduced)" if quick else "full"}
-    report["tests"] = run_tests(cfg, 10 if quick else 100, options)
+    report["tests"] = run_tests(cfg, 10 if quick else 100)
     speed = {"default": bench_training_step(cfg)}
-    for name, fields in options.items():
+    for name, fields in options.items():  # each option is compiled once: its timing is also its test
         try:
             speed[name] = bench_training_step(dataclasses.replace(cfg, **fields))
+            ok = speed[name]["harness_losses_finite"]
+            report["tests"][f"option_{name}_trains"] = {"status": "pass" if ok else "fail", "losses_finite": ok}
         except Exception as exc:
             speed[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            report["tests"][f"option_{name}_trains"] = {"status": "fail", "error": speed[name]["error"]}
     report["step_speed"] = {k: {f: v.get(f) for f in ("reference_step_s", "harness_step_s", "speedup", "error")
                                 if f in v} for k, v in speed.items()}
     report["concurrent_runs"] = concurrent_runs(cfg, (1, 2) if quick else (1, 2, 4, 8), 4 if quick else 100)

@@ -89,8 +89,8 @@ def test_gpu_check_imports_and_trains_with_torch_alone(tmp_path):
         if name in project_deps or entry.name.endswith((".dist-info", ".pth")) or name.startswith("__editable__"):
             continue
         (bare / entry.name).symlink_to(entry)
-    code = ("import sys; from harness.gpu_check import quick_config, _option_trains; "
-            "rec = _option_trains(quick_config('cpu')); "
+    code = ("import sys; from harness.gpu_check import quick_config, few_steps; "
+            "rec = few_steps(quick_config('cpu')); "
             "leaked = sorted(m for m in ('numpy', 'yaml', 'PIL', 'tqdm') if m in sys.modules); "
             "print(rec['status'], leaked)")
     env = {**os.environ, "PYTHONPATH": f"{bare}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1"}
