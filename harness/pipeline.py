@@ -132,7 +132,7 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     method, setting, image = build_method(spec, task, prepared, device.dist.world_size)
     method = device.prepare_module(method)
     method.amp_dtype = device.amp_dtype
-    method.optimizers = method.configure_optimizers()
+    method.optimizers = device.prepare_optimizers(method.configure_optimizers())
     run_dir.mkdir(parents=True, exist_ok=True)
     if main and not spec_file.exists():
         write_json(spec_file, {"spec": dataclasses.asdict(spec), "created_at": now_iso()})

@@ -28,7 +28,7 @@ class DeviceSetup:
     compile: bool = False
     dist: DistInfo = SINGLE
     # GPU speed options under measurement (`harness bench --compile-mode/--fused-adam`, the GPU
-    # check): not used by training runs until a GPU measurement shows they help.
+    # check): not used by training runs on CUDA until a GPU measurement shows they help.
     compile_mode: str = "default"
     fused_adam: bool = False
 
@@ -55,9 +55,11 @@ class DeviceSetup:
         return module
 
     def prepare_optimizers(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.optim.Optimizer]:
-        """With `fused_adam` on CUDA, every Adam/AdamW becomes its fused single-kernel version (same
-        update rule; fewer launches at batch 1). Call before the first step (the state is not moved)."""
-        if not (self.fused_adam and self.is_cuda):
+        """Adam/AdamW become their fused versions (same update rule, one vectorised kernel; call
+        before the first step). On the CPU always: measured 5x faster than torch's default for-loop
+        update there (42 vs 213 ms for two ResNet-9 generators), about 4 % of a CycleGAN step. On CUDA
+        only with `fused_adam`, until the GPU check has measured it."""
+        if self.is_cuda and not self.fused_adam:
             return optimizers
         return {name: fused(opt) for name, opt in optimizers.items()}
 
@@ -67,7 +69,7 @@ class DeviceSetup:
                                "num_workers": self.num_workers, "pin_memory": self.pin_memory,
                                "compile": self.compile, "torch_threads": torch.get_num_threads(),
                                **({"compile_mode": self.compile_mode} if self.compile else {}),
-                               **({"fused_adam": True} if self.fused_adam and self.is_cuda else {}),
+                               "adam": "fused" if self.fused_adam or not self.is_cuda else "torch default",
                                "world_size": self.dist.world_size}
         if self.dist.enabled:
             rec["distributed"] = {"backend": self.dist.backend, "world_size": self.dist.world_size,
