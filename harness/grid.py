@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -134,6 +135,8 @@ class GridTask:
         from harness.training.preemption import Preempted, hand_over_to_submitit
         env = submitit.JobEnvironment()
         rank, n_tasks = env.global_rank, env.num_tasks
+        # The harness's progress (training, resuming from step N) in the job's log, beside submitit's.
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         register_schedules(self.schedules)
         if torch.cuda.is_available():
             torch.cuda.set_device((env.local_rank // self.runs_per_gpu) % torch.cuda.device_count())
