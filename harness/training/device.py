@@ -94,7 +94,9 @@ def fused(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
     if type(opt) not in (torch.optim.Adam, torch.optim.AdamW) or opt.state:
         return opt
     defaults = {k: v for k, v in opt.defaults.items() if k not in ("foreach", "fused")}
-    return type(opt)([dict(g) for g in opt.param_groups], **defaults, foreach=False, fused=True)
+    # Each group carries its own foreach/fused entries, which would override the new defaults.
+    groups = [{k: v for k, v in g.items() if k not in ("foreach", "fused")} for g in opt.param_groups]
+    return type(opt)(groups, **defaults, foreach=False, fused=True)
 
 
 def loader_workers(world_size: int) -> int:
