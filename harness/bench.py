@@ -1,7 +1,7 @@
 """`harness bench`: the harness's CycleGAN training step against the reference code's step.
 
-The reference is a minimal, faithful re-implementation of `CycleGANModel.optimize_parameters`
-of junyanz/pytorch-CycleGAN-and-pix2pix (`models/cycle_gan_model.py`): forward both
+The reference (`harness.bench_reference`) is a minimal, faithful re-implementation of
+`CycleGANModel.optimize_parameters` of junyanz/pytorch-CycleGAN-and-pix2pix: forward both
 generators, freeze the discriminators, `backward_G` (identity, GAN and cycle losses), step G,
 unfreeze, then `backward_D_A` and `backward_D_B` (two backward passes, each loss halved, image
 pools) and step D. It runs on copies of the very networks the harness method builds (same
@@ -19,130 +19,21 @@ median block time is used, so that load from other processes affects both sides 
 from __future__ import annotations
 
 import copy
-import itertools
-import random
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
-from torch import nn
 
-from harness.registry import METHODS, SCHEDULES
+from harness.bench_reference import ReferenceCycleGAN
 from harness.training.device import DeviceSetup, setup_device
 from harness.training.method import MethodContext
-from harness.training.trainer import LossTracker, train_step
+from harness.training.step import LossTracker, train_step
 
-
-# ---- the reference step -------------------------------------------------------------------
-class ReferenceImagePool:
-    """The reference `util/image_pool.py`: python `random` decides, p = 0.5, once full."""
-
-    def __init__(self, pool_size: int, seed: int):
-        self.pool_size, self.images, self.rng = pool_size, [], random.Random(seed)
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        if self.pool_size == 0:
-            return images
-        out = []
-        for image in images:
-            image = torch.unsqueeze(image.data, 0)
-            if len(self.images) < self.pool_size:
-                self.images.append(image)
-                out.append(image)
-            elif self.rng.uniform(0, 1) > 0.5:
-                idx = self.rng.randint(0, self.pool_size - 1)
-                tmp = self.images[idx].clone()
-                self.images[idx] = image
-                out.append(tmp)
-            else:
-                out.append(image)
-        return torch.cat(out, 0)
-
-
-class ReferenceLSGANLoss(nn.Module):
-    """The reference `GANLoss('lsgan')`: MSE against label buffers expanded to the prediction."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("real_label", torch.tensor(1.0))
-        self.register_buffer("fake_label", torch.tensor(0.0))
-        self.loss = nn.MSELoss()
-
-    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-        target = (self.real_label if target_is_real else self.fake_label).expand_as(prediction)
-        return self.loss(prediction, target)
-
-
-class ReferenceCycleGAN:
-    """`CycleGANModel` reduced to `set_input` + `optimize_parameters` (netG_A: A→B, netD_A judges B)."""
-
-    def __init__(self, G_AB: nn.Module, G_BA: nn.Module, D_A: nn.Module, D_B: nn.Module, device: torch.device,
-                 lr: float, betas: tuple[float, float], lambda_cycle: float, lambda_identity: float,
-                 pool_size: int, seed: int = 0):
-        # The reference's netD_A discriminates domain B (fake_B), i.e. the harness's D_B.
-        self.netG_A, self.netG_B = G_AB.to(device), G_BA.to(device)
-        self.netD_A, self.netD_B = D_B.to(device), D_A.to(device)
-        self.device = device
-        self.lambda_A = self.lambda_B = lambda_cycle
-        self.lambda_idt = lambda_identity
-        self.criterionGAN = ReferenceLSGANLoss().to(device)
-        self.criterionCycle, self.criterionIdt = nn.L1Loss(), nn.L1Loss()
-        self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
-                                            lr=lr, betas=betas)
-        self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
-                                            lr=lr, betas=betas)
-        self.fake_A_pool, self.fake_B_pool = ReferenceImagePool(pool_size, seed), ReferenceImagePool(pool_size, seed + 1)
-
-    def set_input(self, batch: dict[str, Any]) -> None:
-        self.real_A = batch["A"].to(self.device)
-        self.real_B = batch["B"].to(self.device)
-
-    @staticmethod
-    def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
-        for net in nets:
-            for param in net.parameters():
-                param.requires_grad = requires_grad
-
-    def forward(self) -> None:
-        self.fake_B = self.netG_A(self.real_A)
-        self.rec_A = self.netG_B(self.fake_B)
-        self.fake_A = self.netG_B(self.real_B)
-        self.rec_B = self.netG_A(self.fake_A)
-
-    def backward_D_basic(self, netD: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        loss_D = (self.criterionGAN(netD(real), True) + self.criterionGAN(netD(fake.detach()), False)) * 0.5
-        loss_D.backward()
-        return loss_D
-
-    def backward_G(self) -> None:
-        if self.lambda_idt > 0:
-            self.idt_A = self.netG_A(self.real_B)
-            self.loss_idt_A = self.criterionIdt(self.idt_A, self.real_B) * self.lambda_B * self.lambda_idt
-            self.idt_B = self.netG_B(self.real_A)
-            self.loss_idt_B = self.criterionIdt(self.idt_B, self.real_A) * self.lambda_A * self.lambda_idt
-        else:
-            self.loss_idt_A = self.loss_idt_B = 0
-        self.loss_G_A = self.criterionGAN(self.netD_A(self.fake_B), True)
-        self.loss_G_B = self.criterionGAN(self.netD_B(self.fake_A), True)
-        self.loss_cycle_A = self.criterionCycle(self.rec_A, self.real_A) * self.lambda_A
-        self.loss_cycle_B = self.criterionCycle(self.rec_B, self.real_B) * self.lambda_B
-        self.loss_G = (self.loss_G_A + self.loss_G_B + self.loss_cycle_A + self.loss_cycle_B
-                       + self.loss_idt_A + self.loss_idt_B)
-        self.loss_G.backward()
-
-    def optimize_parameters(self) -> None:
-        self.forward()
-        self.set_requires_grad([self.netD_A, self.netD_B], False)
-        self.optimizer_G.zero_grad()
-        self.backward_G()
-        self.optimizer_G.step()
-        self.set_requires_grad([self.netD_A, self.netD_B], True)
-        self.optimizer_D.zero_grad()
-        self.loss_D_A = self.backward_D_basic(self.netD_A, self.real_B, self.fake_B_pool.query(self.fake_B))
-        self.loss_D_B = self.backward_D_basic(self.netD_B, self.real_A, self.fake_A_pool.query(self.fake_A))
-        self.optimizer_D.step()
+# The paper's optimiser (also the reference code's defaults), given explicitly so that the bench
+# needs no schedule file (the GPU check runs where PyYAML is not installed).
+PAPER_OPTIMISER = {"gan_loss": "lsgan", "lr": 2e-4, "betas": (0.5, 0.999)}
 
 
 # ---- setting both up ----------------------------------------------------------------------
@@ -160,21 +51,46 @@ class BenchConfig:
     device: str = "auto"
     compile: bool = False
     seed: int = 0
+    # GPU speed options under measurement (see `harness.training.device.DeviceSetup`).
+    compile_mode: str = "default"
+    fused_adam: bool = False
+    amp: bool = True  # bf16 autocast on CUDA (the trainer's default); False: fp32
+
+
+def build_harness(cfg: BenchConfig) -> tuple[Any, DeviceSetup]:
+    """The harness CycleGAN (the real method class) prepared as the pipeline prepares it."""
+    from baselines.cyclegan import CycleGAN  # directly, not through the registry's discovery of every method
+    torch.manual_seed(cfg.seed)
+    device = setup_device(cfg.device, amp=cfg.amp, compile=cfg.compile, compile_mode=cfg.compile_mode,
+                          fused_adam=cfg.fused_adam)
+    config = CycleGAN.config_class(ngf=cfg.ngf, ndf=cfg.ndf, n_blocks=cfg.n_blocks,
+                                   lambda_identity=cfg.lambda_identity, **PAPER_OPTIMISER)
+    # The step reads no schedule field once the optimiser is given (resolve_config).
+    context = MethodContext(cfg.image_size, 3, "unsupervised", _paper_schedule(), ("A", "B"))
+    return CycleGAN(config, context), device
+
+
+def _paper_schedule() -> Any:
+    try:
+        from harness.registry import SCHEDULES
+        return SCHEDULES.get("paper")
+    except Exception:  # no PyYAML (a bare GPU machine): the optimiser above is all the step uses
+        return None
+
+
+def prepare(method: Any, device: DeviceSetup) -> Any:
+    method = device.prepare_module(method)
+    method.amp_dtype = device.amp_dtype
+    method.optimizers = device.prepare_optimizers(method.configure_optimizers())
+    return method
 
 
 def build_pair(cfg: BenchConfig) -> tuple[Any, ReferenceCycleGAN, DeviceSetup]:
     """The harness CycleGAN on the trainer's device setup, and the reference on copies of its nets."""
-    torch.manual_seed(cfg.seed)
-    device = setup_device(cfg.device, compile=cfg.compile)
-    cls = METHODS.get("cyclegan")
-    config = cls.config_class(ngf=cfg.ngf, ndf=cfg.ndf, n_blocks=cfg.n_blocks, lambda_identity=cfg.lambda_identity)
-    context = MethodContext(cfg.image_size, 3, "unsupervised", SCHEDULES.get("paper"), ("A", "B"))
-    method = cls(config, context)
+    method, device = build_harness(cfg)
     # Copies taken before the harness's device preparation: the reference runs plain fp32 eager nets.
     nets = [copy.deepcopy(n) for n in (method.G_AB, method.G_BA, method.D_A, method.D_B)]
-    method = device.prepare_module(method)
-    method.amp_dtype = device.amp_dtype
-    method.optimizers = method.configure_optimizers()
+    method = prepare(method, device)
     c = method.config
     reference = ReferenceCycleGAN(*nets, device.device, c.lr, (c.betas[0], c.betas[1]), c.lambda_cycle,
                                   c.lambda_identity, c.pool_size, cfg.seed)
@@ -190,9 +106,9 @@ def make_batches(cfg: BenchConfig, n: int) -> list[dict[str, Any]]:
 
 def one_step_difference(cfg: BenchConfig) -> float:
     """Largest parameter difference between harness and reference after one step from equal weights."""
-    method, reference, _ = build_pair(cfg)
+    method, reference, device = build_pair(cfg)
     batch = make_batches(cfg, 1)[0]
-    train_step(method, setup_device(cfg.device), batch)
+    train_step(method, device, batch)
     reference.set_input(batch)
     reference.optimize_parameters()
     pairs = [(method.G_AB, reference.netG_A), (method.G_BA, reference.netG_B),
@@ -202,15 +118,16 @@ def one_step_difference(cfg: BenchConfig) -> float:
 
 
 # ---- timing ---------------------------------------------------------------------------------
-def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callable[[], None]) -> float:
+def _timed_block(step: Callable[[dict], None], batches: list[dict], sync: Callable[[], None]) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds per step over `batches`."""
     if not batches:
-        return 0.0
+        return 0.0, 0.0
     sync()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         step(batch)
     sync()
-    return (time.perf_counter() - start) / len(batches)
+    return (time.perf_counter() - start) / len(batches), (time.process_time() - start_cpu) / len(batches)
 
 
 def _global_flags() -> tuple[bool, bool, bool]:
@@ -247,20 +164,30 @@ def bench_training_step(cfg: BenchConfig) -> dict[str, Any]:
     batches = make_batches(cfg, max(cfg.iters, cfg.warmup, 1))
     _timed_block(reference_step, batches[:cfg.warmup], sync)
     _timed_block(harness_step, batches[:cfg.warmup], sync)
-    ref_times, harness_times = [], []
+    blocks: dict[str, list[tuple[float, float]]] = {"ref": [], "harness": []}
     for round_ in range(cfg.rounds):
         # ABBA order: neither side always runs first (warm caches, load that drifts within a round).
         order = [("ref", reference_step), ("harness", harness_step)]
         for name, step in (order if round_ % 2 == 0 else order[::-1]):
-            (ref_times if name == "ref" else harness_times).append(_timed_block(step, batches[:cfg.iters], sync))
+            blocks[name].append(_timed_block(step, batches[:cfg.iters], sync))
+    ref_times, harness_times = [w for w, _ in blocks["ref"]], [w for w, _ in blocks["harness"]]
     # The speedup is the median of per-round ratios: the two blocks of a round ran under the same load.
     speedup = statistics.median(r / h for r, h in zip(ref_times, harness_times))
     ref_s, harness_s = statistics.median(ref_times), statistics.median(harness_times)
     record = device.record()
-    return {"device": record.get("name", record["type"]), "device_setup": record, "config": cfg.__dict__,
-            "reference_step_s": ref_s, "harness_step_s": harness_s, "speedup": speedup,
-            "reference_images_per_s": cfg.batch_size / ref_s, "harness_images_per_s": cfg.batch_size / harness_s,
-            "reference_block_s": ref_times, "harness_block_s": harness_times}
+    rec = {"device": record.get("name", record["type"]), "device_setup": record, "config": cfg.__dict__,
+           "reference_step_s": ref_s, "harness_step_s": harness_s, "speedup": speedup,
+           "reference_images_per_s": cfg.batch_size / ref_s, "harness_images_per_s": cfg.batch_size / harness_s,
+           "reference_block_s": ref_times, "harness_block_s": harness_times,
+           "harness_losses_finite": not bool(tracker.bad)}
+    if not device.is_cuda and torch.get_num_threads() == 1:
+        # One thread on a shared CPU: the process's CPU time barely depends on what else runs,
+        # while wall time does (a preempted block looks slow). Both are recorded.
+        ref_cpu, harness_cpu = [c for _, c in blocks["ref"]], [c for _, c in blocks["harness"]]
+        rec.update(reference_cpu_s=statistics.median(ref_cpu), harness_cpu_s=statistics.median(harness_cpu),
+                   speedup_cpu_time=statistics.median(r / h for r, h in zip(ref_cpu, harness_cpu)),
+                   reference_block_cpu_s=ref_cpu, harness_block_cpu_s=harness_cpu)
+    return rec
 
 
 def bench_feature_extraction(n_images: int = 64, image_size: int = 64, extractor_name: str = "inception-v3-compat",

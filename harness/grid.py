@@ -1,14 +1,18 @@
 """Experiment grids: tasks x methods x seeds (one schedule) as `RunSpec`s, run here or on Slurm.
 
-Locally the runs go one after another through `harness.pipeline.execute`, which skips runs that
-have a result and resumes runs with a checkpoint, so re-running a grid command continues where
-it stopped. On a cluster the pending runs are submitted as one Slurm job array through
-submitit; each array task calls the same `execute`, so a re-submitted grid also skips and
-resumes. No scheduling logic lives here beyond that.
+Every run goes through `harness.pipeline.execute`, which skips runs that have a result and
+resumes runs with a checkpoint, so re-running a grid command continues where it stopped.
+Here: one run after another in this process, or N GPUs x K runs per GPU, each in its own
+process (`harness.grid_local`). On a cluster: one Slurm job array through submitit, each job
+holding one run per GPU (or K), one process each, requeued on preemption or time-out and
+resumed from the checkpoint saved at the signal. No scheduling logic lives here beyond that.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -72,19 +76,21 @@ def plan(specs: Iterable[Any]) -> list[GridRun]:
 
 
 def run_local(specs: Iterable[Any], keep_going: bool = True) -> list[dict[str, Any]]:
-    """Execute the runs one after another; complete ones are skipped, interrupted ones resumed."""
+    """Execute the runs one after another in this process; complete ones are skipped, interrupted
+    ones resumed. (Several at once, each in its own process: `harness.grid_local.run_pool`.)"""
     from harness.pipeline import execute
+    from harness.training.preemption import Preempted
     report = []
     for item in plan(specs):
-        entry = {"run_dir": str(item.spec.run_dir), "before": item.state}
+        entry = {"run_dir": str(item.spec.run_dir), "before": item.state, "log": str(item.spec.run_dir / "train.log")}
         if item.state == "complete":
             entry["outcome"] = "skipped"
         else:
             try:
                 execute(item.spec)
                 entry["outcome"] = "resumed" if item.state == "interrupted" else "trained"
-            except UsageError:
-                raise
+            except (UsageError, Preempted):
+                raise  # a wrong option, or a signal to stop: not one run's failure
             except HarnessError as exc:
                 if not keep_going:
                     raise
@@ -94,33 +100,95 @@ def run_local(specs: Iterable[Any], keep_going: bool = True) -> list[dict[str, A
     return report
 
 
-def execute_spec(spec: Any) -> str:
-    """What one array task runs (importable, so submitit can pickle it)."""
-    from harness.pipeline import execute
-    return str(execute(spec))
+# ---- schedules travel with the runs (a schedule file is registered only where it was read) ----
+def schedules_of(specs: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    return {name: dataclasses.asdict(SCHEDULES.get(name)) for name in dict.fromkeys(s.schedule for s in specs)}
+
+
+def register_schedules(schedules: dict[str, dict[str, Any]]) -> None:
+    from harness.config import from_dict
+    from harness.schedules import Schedule
+    for name, fields in schedules.items():
+        if name not in SCHEDULES:
+            SCHEDULES.register(name, from_dict(Schedule, fields, where=f"schedule {name}"))
+
+
+# ---- Slurm (or submitit's local/debug executors) ------------------------------------------------
+class GridTask:
+    """What every process of an array job runs: its share of the job's runs, one after another.
+
+    A job holds up to gpus x runs_per_gpu runs and starts one process per run (submitit's
+    `tasks_per_node`); process r runs group[r::n_processes] on GPU local_rank // runs_per_gpu.
+    `checkpoint` is submitit's checkpointing protocol: on preemption or time-out the job is
+    requeued with the same call, and `execute` skips finished runs and resumes the others from
+    their checkpoints (saved at the signal: `harness.training.preemption`).
+    """
+
+    def __init__(self, schedules: dict[str, dict[str, Any]], runs_per_gpu: int = 1):
+        self.schedules, self.runs_per_gpu = schedules, max(1, runs_per_gpu)
+
+    def __call__(self, group: list[Any]) -> list[str]:
+        import submitit
+        import torch
+
+        from harness.pipeline import execute
+        from harness.training.preemption import Preempted, hand_over_to_submitit
+        env = submitit.JobEnvironment()
+        rank, n_tasks = env.global_rank, env.num_tasks
+        # The harness's progress (training, resuming from step N) in the job's log, beside submitit's.
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        register_schedules(self.schedules)
+        if torch.cuda.is_available():
+            torch.cuda.set_device((env.local_rank // self.runs_per_gpu) % torch.cuda.device_count())
+        done, failed = [], []
+        for spec in group[rank::n_tasks]:
+            try:
+                done.append(str(execute(spec)))
+            except Preempted as exc:
+                hand_over_to_submitit(exc)  # checkpoint() below, requeue, exit
+            except HarnessError as exc:
+                log.error("%s failed: %s", spec.run_dir, exc)
+                failed.append(f"{spec.run_dir}: {exc}")
+        if failed:
+            raise HarnessError(f"{len(failed)} run(s) of this task failed:\n  " + "\n  ".join(failed))
+        return done
+
+    def checkpoint(self, group: list[Any]) -> Any:
+        from submitit.helpers import DelayedSubmission
+        return DelayedSubmission(self, group)
 
 
 def submit(specs: Iterable[Any], folder: Path, cluster: Optional[str] = "slurm", partition: Optional[str] = None,
-           timeout_min: int = 24 * 60, gpus_per_node: int = 1, cpus_per_task: int = 8, mem_gb: int = 32,
-           array_parallelism: int = 64, extra: Optional[dict[str, Any]] = None) -> list[Any]:
+           timeout_min: int = 24 * 60, gpus_per_job: int = 1, cpus_per_run: int = 8, mem_gb_per_run: int = 32,
+           array_parallelism: int = 64, runs_per_gpu: int = 1, extra: Optional[dict[str, Any]] = None,
+           max_timeouts: int = 10) -> list[Any]:
     """Submit the runs without a result as one job array through submitit; returns the jobs.
 
+    Each array job takes gpus_per_job x runs_per_gpu runs and starts one process per run.
     `cluster` is submitit's: "slurm", or "local"/"debug" to try the array on this machine.
+    A job that reaches its time limit is requeued up to `max_timeouts` times (preemptions do not
+    count), each time resuming its runs from their checkpoints.
     """
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise UsageError("--executor slurm: no Slurm here (sbatch is not on PATH); run it on a Slurm login node, "
+                         "or use --executor local")
     try:
         import submitit
-    except ImportError as exc:
-        raise HarnessError("--executor slurm needs submitit: pip install 'harness[slurm]'") from exc
+    except ImportError:
+        raise UsageError("--executor slurm needs submitit: pip install 'harness[slurm]'") from None
     pending = [item.spec for item in plan(specs) if item.state != "complete"]
     if not pending:
         return []
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    per_job = max(1, gpus_per_job) * max(1, runs_per_gpu)
+    groups = [pending[i:i + per_job] for i in range(0, len(pending), per_job)]
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, slurm_max_num_timeout=max_timeouts,
+                                     local_max_num_timeout=max_timeouts)
     params: dict[str, Any] = {"timeout_min": timeout_min, "slurm_array_parallelism": array_parallelism,
-                              "name": "harness-grid"}
+                              "name": "harness-grid", "tasks_per_node": min(per_job, max(map(len, groups)))}
     if cluster == "slurm":
-        params.update(gpus_per_node=gpus_per_node, cpus_per_task=cpus_per_task, mem_gb=mem_gb)
+        params.update(gpus_per_node=gpus_per_job, cpus_per_task=cpus_per_run, mem_gb=mem_gb_per_run * per_job)
         if partition:
             params["slurm_partition"] = partition
     params.update(extra or {})
     executor.update_parameters(**params)
-    return executor.map_array(execute_spec, pending)
+    return executor.map_array(GridTask(schedules_of(pending), runs_per_gpu), groups)

@@ -181,7 +181,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     method, setting, image = build_method(spec, task, prepared, device.dist.world_size)
     method = device.prepare_module(method)
     method.amp_dtype = device.amp_dtype
-    method.optimizers = method.configure_optimizers()
+    method.optimizers = device.prepare_optimizers(method.configure_optimizers())
     basis = trained_on(prepared, schedule, method.config_dict(), spec.train)
     if saved_run is not None:
         check_drift(run_dir, saved_run.get("trained_on"), basis, prepared.root)

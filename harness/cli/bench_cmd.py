@@ -1,4 +1,6 @@
-"""`harness bench [train|eval]`: time the training step against the reference code, or evaluation."""
+"""`harness bench [train|eval]`: time the training step against the reference code, or evaluation.
+
+The full GPU check (CUDA tests, speed options, concurrent runs) is `python -m harness.gpu_check`."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=int, default=5, help="steps per timed block")
     p.add_argument("--rounds", type=int, default=4, help="alternating reference/harness blocks")
     p.add_argument("--compile", action="store_true", help="torch.compile the harness networks")
+    p.add_argument("--compile-mode", default="default",
+                   help="with --compile: default, reduce-overhead (replays CUDA graphs: fewer launches at batch 1), "
+                        "max-autotune or max-autotune-no-cudagraphs")
+    p.add_argument("--fused-adam", action="store_true", help="CUDA: fused Adam kernels for the harness step")
+    p.add_argument("--fp32", action="store_true", help="CUDA: no bf16 autocast for the harness step")
     p.add_argument("--check", action="store_true",
                    help="also train one step on both from equal weights and print the largest weight difference")
     p.add_argument("--n-images", type=int, default=64, help="eval mode: images to extract features of")
@@ -50,18 +57,25 @@ def handle(args: argparse.Namespace) -> int:
             print(f"cache hit: {'yes' if rec['cache_hit'] else 'no'} (second pass {rec['cached_s']:.3f} s)")
         return 0
     cfg = BenchConfig(size, args.batch_size, args.ngf, args.ndf, args.n_blocks, args.warmup, args.iters,
-                      args.rounds, device=args.device, compile=args.compile)
+                      args.rounds, device=args.device, compile=args.compile, compile_mode=args.compile_mode,
+                      fused_adam=args.fused_adam, amp=not args.fp32)
     rec = bench_training_step(cfg)
     if args.check:
         rec["one_step_max_weight_difference"] = one_step_difference(cfg)
     if args.json:
         print(json.dumps(rec, indent=2, default=str))
         return 0
+    options = [o for o, on in (("compile " + cfg.compile_mode, cfg.compile), ("fused Adam", cfg.fused_adam),
+                               ("fp32", args.fp32)) if on]
     print(f"device: {rec['device']} ({rec['device_setup']['torch_threads']} threads), CycleGAN ngf={cfg.ngf} "
-          f"n_blocks={cfg.n_blocks}, {size} px, batch {cfg.batch_size}")
+          f"n_blocks={cfg.n_blocks}, {size} px, batch {cfg.batch_size}"
+          + (f"; harness options: {', '.join(options)}" if options else ""))
     print(f"reference step: {rec['reference_step_s'] * 1000:.1f} ms ({rec['reference_images_per_s']:.2f} images/s)")
     print(f"harness step:   {rec['harness_step_s'] * 1000:.1f} ms ({rec['harness_images_per_s']:.2f} images/s)")
     if "one_step_max_weight_difference" in rec:
         print(f"one step from equal weights, largest weight difference: {rec['one_step_max_weight_difference']:.3g}")
     print(f"speedup: {rec['speedup']:.3f}")
+    if "speedup_cpu_time" in rec:
+        print(f"speedup in process CPU time (1 thread; robust to other load): {rec['speedup_cpu_time']:.3f} "
+              f"(reference {rec['reference_cpu_s'] * 1000:.1f} ms, harness {rec['harness_cpu_s'] * 1000:.1f} ms)")
     return 0

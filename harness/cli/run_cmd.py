@@ -140,6 +140,7 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
 
 def handle_run(args: argparse.Namespace) -> int:
     from harness.pipeline import RunSpec, execute
+    from harness.training.preemption import Preempted
     schedule = resolve_schedule(args.schedule)
     train = train_options(args)
     methods = resolve_methods(args.methods, args.task)
@@ -157,7 +158,7 @@ def handle_run(args: argparse.Namespace) -> int:
                                   keep_checkpoint=not args.discard_checkpoints)
                 print(run_dir / "result.json")
                 finished.append(run_dir)
-            except UsageError:
+            except (UsageError, Preempted):  # a signal to stop ends the whole command, not one run
                 raise
             except HarnessError as exc:
                 if len(methods) * len(args.seed) == 1:

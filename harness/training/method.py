@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Optional
 
 import torch
 from torch import nn
 
-from harness.schedules import Schedule
+if TYPE_CHECKING:  # annotations only: the step runs without the YAML schedule files (GPU check)
+    from harness.schedules import Schedule
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from harness.training import distributed
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
 from harness.training.monitor import TrainingMonitor
+from harness.training import preemption
+from harness.training.step import LossTracker, train_step  # noqa: F401 (also imported from here)
 
 log = logging.getLogger("harness.trainer")
 
@@ -80,39 +82,6 @@ def iters_per_epoch(n_items: int, schedule: Schedule, batch_size: Optional[int] 
 def lr_scale(rule: str, effective_batch: int, schedule_batch: int) -> float:
     ratio = effective_batch / schedule_batch
     return {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[rule]
-
-
-def train_step(method: Method, device: DeviceSetup, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Move one batch onto the device and run the method's step under the device's autocast."""
-    batch = device.to_device(batch)
-    with method.autocast():
-        return method.training_step(batch)
-
-
-class LossTracker:
-    """Running sums of the step losses and a non-finite flag, all kept on the device (no sync).
-
-    Each loss is averaged over the steps that reported it, so a method that updates a network
-    only every few steps (StarGAN's n_critic) can return that network's losses only then.
-    """
-
-    def __init__(self, device: torch.device):
-        self.bad = torch.zeros((), dtype=torch.bool, device=device)
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, losses: dict[str, torch.Tensor]) -> None:
-        for name, value in losses.items():
-            value = value.detach().float()
-            self.bad |= ~torch.isfinite(value)
-            self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def pop_means(self) -> dict[str, float]:
-        """The interval's mean losses (the host-device sync happens here) and a fresh interval."""
-        means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return means
 
 
 class Trainer:
@@ -163,7 +132,7 @@ class Trainer:
         return DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate,
                           num_workers=self.device.num_workers, pin_memory=self.device.pin_memory,
                           prefetch_factor=4 if self.device.num_workers else None,
-                          persistent_workers=False,
+                          persistent_workers=False, worker_init_fn=preemption.ignore_in_worker,
                           # A private generator: creating a loader must not draw from the global RNG,
                           # or a resumed run's dropout noise would differ from an uninterrupted run's.
                           generator=torch.Generator().manual_seed(self.seed))
@@ -218,6 +187,7 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=step, desc=f"train {self.run_dir.parent.name}",
                    unit="it", disable=None if main else True, dynamic_ncols=True)
         self.monitor.start(step)
+        watcher = preemption.watch()
         try:
             while epoch < self.schedule.epochs:
                 for batch in self._loader(self._batches(epoch, iteration)):
@@ -239,7 +209,11 @@ class Trainer:
                     self.monitor.after_step(step, self.method, self.device)
                     if stop_at_step is not None and step >= stop_at_step:
                         raise Interrupted(f"stopped at step {step} as asked")
+                    if watcher.stop_requested(self.dist, step):  # SIGTERM/SIGUSR: checkpoint now, stop
+                        self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
+                        raise preemption.Preempted(watcher.signum, step, self.checkpoint_path)
         finally:
+            watcher.uninstall()
             bar.close()
             self.monitor.close()
             if losses_log is not None:
