@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.bench import ReferenceLSGANLoss
+from harness.bench_reference import ReferenceLSGANLoss
 
 
 class ReferenceCUT:

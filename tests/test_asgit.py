@@ -131,7 +131,7 @@ def test_memory_reads_initial_maps_and_round_trips():
 
 
 def _memory_of(run_dir):
-    payload = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
+    payload = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
     return payload["method_extra"]["memory"]
 
 

@@ -30,13 +30,6 @@ from cut_reference import reference_for
 TINY = {"ngf": 8, "ndf": 8, "n_blocks": 5}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def context(size: int = 32, schedule: str = "smoke") -> MethodContext:
     return MethodContext(size, 3, "unsupervised", SCHEDULES.get(schedule), ("a", "b"), iters_per_epoch=3)
@@ -188,7 +181,7 @@ COMMON = {"nce_layers": [0, 4, 8, 12, 16], "num_patches": 256, "nce_temperature"
 
 
 def model_tensors(run_dir):
-    payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)
+    payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     # Plain tensors only, no method extras: the heads are ordinary parameters from the start.
     assert payload["method_extra"] == {} and all(isinstance(v, torch.Tensor) for v in payload["model"].values())
     return payload["model"]

@@ -34,5 +34,5 @@ def test_two_gloo_processes_agree_on_the_final_weights(tmp_path):
     digests = run["rank_weights_sha256"]
     assert len(digests) == 2 and digests[0] == digests[1]
     # Rank 0 wrote the checkpoint; it holds the weights both ranks agreed on.
-    payload = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
+    payload = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
     assert state_digest(payload["model"]) == digests[0]

@@ -19,19 +19,7 @@ import torch
 from harness.evaluation import inception
 from harness.evaluation.inception import (INCEPTION_FILE, INCEPTION_SHA256, WeightsUnavailable,
                                           load_inception_state, locate_inception_weights)
-from test_download import _Server
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    srv.thread.start()
-    try:
-        yield srv
-    finally:
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
-        srv.thread.join(timeout=5)
+from test_download import server  # noqa: F401  (the loopback HTTP server fixture)
 
 
 @pytest.fixture

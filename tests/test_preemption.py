@@ -43,7 +43,7 @@ def signalling_method():
 
 
 def _checkpoint_step(run_dir) -> int:
-    return torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)["position"]["step"]
+    return torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)["position"]["step"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2])

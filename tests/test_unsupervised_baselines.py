@@ -35,21 +35,13 @@ STOP_AT = {"unit": 5, "stargan": 5, "aggan": 2}
 RESUMED_FROM = {"unit": 4, "stargan": 4, "aggan": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two threads on a busy two-core machine are many times slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def spec(method: str, out, **extra) -> RunSpec:
     return RunSpec("demo", method, "smoke", seed=1, device="cpu", out=str(out), overrides={**TINY[method], **extra})
 
 
 def model_tensors(run_dir):
-    return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["model"]
+    return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["model"]
 
 
 @pytest.mark.parametrize("method", ["unit", "stargan", "aggan"])
