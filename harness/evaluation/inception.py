@@ -111,7 +111,8 @@ def download_inception_weights(dest: Optional[Path] = None, url: Optional[str] =
     dest = Path(dest) if dest is not None else torch_fidelity_cache_path()
     url = url or inception_url()
     if (str(dest), url) in _failed:  # one try per process: a grid's 15 runs must not each wait for a timeout
-        raise WeightsUnavailable(_failed[(str(dest), url)] + " (not retried in this process)")
+        # The same failure gives the same recorded reason in every run (one line per metric on the terminal).
+        raise WeightsUnavailable(_failed[(str(dest), url)])
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Parallel runs of a grid may all find the file missing: one downloads, the others wait for it.
     with open(dest.with_name(dest.name + ".lock"), "a") as lock:
