@@ -18,6 +18,12 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 
 
+def update_pixels_digest(digest: "hashlib._Hash", image_id: str, image: Any) -> None:
+    """The translation digest recipe: sha256 over each image's id, then its uint8 CHW pixels (a tensor),
+    in order. Translation writes it into result.json; evaluation keys generated-image features by it."""
+    digest.update(image_id.encode() + image.cpu().numpy().tobytes())
+
+
 class WriteError(HarnessError):
     """A write the file system refused (disk full, read-only folder), named with its file."""
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from harness.data.datasets import TestSet, collate, to_uint8
 from harness.data.splits import Split
-from harness.io import atomic_path
+from harness.io import atomic_path, update_pixels_digest
 from harness.tasks import ImageSpec
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
@@ -69,7 +69,7 @@ def translate_test_set(method: Method, split: Split, image: ImageSpec, device: D
                 fake = method.translate(images, direction)
             for img, image_id in zip(to_uint8(fake), batch["id"]):
                 save_png(img, target / f"{image_id}.png")
-                digest.update(image_id.encode() + img.cpu().numpy().tobytes())
+                update_pixels_digest(digest, image_id, img)
         record[direction] = {"dir": f"{out_dir.name}/{direction}", "n_images": len(refs), "sha256": digest.hexdigest()}
     method.train()
     return record

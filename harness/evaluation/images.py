@@ -19,15 +19,10 @@ from PIL import Image, UnidentifiedImageError
 from harness.data.datasets import TestSet, to_uint8
 from harness.data.layouts import IMAGE_EXTENSIONS, ImageRef
 from harness.errors import HarnessError
+from harness.io import update_pixels_digest
 from harness.tasks import ImageSpec
 
 LOSSY = {".jpg", ".jpeg", ".webp"}
-
-
-def update_pixels_digest(digest: "hashlib._Hash", image_id: str, image: torch.Tensor) -> None:
-    """The translation digest recipe: sha256 over each image's id then its uint8 CHW pixels, in order
-    (`harness.translate` writes the same digest for every direction)."""
-    digest.update(image_id.encode() + image.cpu().numpy().tobytes())
 
 
 def pixels_digest(images: Iterable[tuple[str, torch.Tensor]]) -> str:
