@@ -30,12 +30,12 @@ from harness.data import demo
 from harness.data.datasets import load_image
 from harness.evaluation.context import EvalContext
 from harness.evaluation.fcn import IGNORE, confusion, scores
+from harness.evaluation.fcn_score import FCN_KEYS, fcn_entries, unavailable
 from harness.evaluation.images import ImageSet
 from harness.io import sha256_text
 from harness.registry import METRICS
 
 FAMILY = "demo_oracle"
-KEYS = {"per_pixel_acc": "fcn_per_pixel_acc", "per_class_acc": "fcn_per_class_acc", "mean_iou": "fcn_mean_iou"}
 N_CLASSES = len(demo.CLASS_NAMES)
 LABEL_SIDE, RENDER_SIDE = "A", "B"
 # What the oracle knows; its digest goes into every entry, so a changed generator never shares a column.
@@ -89,14 +89,15 @@ def _confusion(images: ImageSet, gt: dict[str, np.ndarray], to_ids) -> np.ndarra
 
 
 def _entries(hist: np.ndarray, record: dict[str, Any], n: int) -> dict[str, Any]:
-    s = scores(hist)
-    return {key: {"status": "ok", "value": s[name], "n_images": n, **record,
-                  **({"class_iou": dict(zip(demo.CLASS_NAMES, s["class_iou"]))} if name == "mean_iou" else {})}
-            for name, key in KEYS.items()}
+    """The FCN-score entries (same keys and shape as Cityscapes'), class IoUs named by demo class."""
+    entries = fcn_entries(hist, record, n)
+    iou = entries[FCN_KEYS["mean_iou"]]
+    iou["class_iou"] = dict(zip(demo.CLASS_NAMES, iou["class_iou"]))
+    return entries
 
 
 def _unavailable(reason: str) -> dict[str, Any]:
-    return {key: {"status": "unavailable", "reason": reason} for key in KEYS.values()}
+    return {key: unavailable(reason) for key in FCN_KEYS.values()}
 
 
 def demo_oracle_score(ctx: EvalContext, direction: str) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def demo_oracle_score(ctx: EvalContext, direction: str) -> dict[str, Any]:
               "segmenter_label": SEGMENTER_LABEL, "mode": "label2photo"}
     entries = _entries(_confusion(generated, gt, segment_render), record, len(generated))
     ceiling = oracle_ceiling(ctx, gt)
-    for name, key in KEYS.items():
+    for name, key in FCN_KEYS.items():
         entries[key]["ceiling"] = ceiling[name]
     return entries
 
