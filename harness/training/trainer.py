@@ -28,7 +28,6 @@ from harness.data.prepare import PreparedData
 from harness.errors import HarnessError
 from harness.schedules import Schedule
 from harness.tasks import ImageSpec
-from harness.io import remove_stale_temporaries
 from harness.training.checkpoint import (CHECKPOINT_NAME, PREVIOUS_NAME, CheckpointError, load_checkpoint,
                                          non_finite_weights, save_checkpoint)
 from harness.training.resume_state import restore_tracker, tracker_state, truncate_loss_log, use_previous
@@ -155,10 +154,8 @@ class Trainer:
         # The interval's loss sums go into checkpoints, so a resumed run logs what an uninterrupted one does.
         tracker = self._tracker = LossTracker(self.device.device)
         last: dict[str, float] = {}
-        if main:
-            self._remove_stale_temporaries()
-            if from_previous:
-                use_previous(self.checkpoint_path, self.previous_path)
+        if main and from_previous:
+            use_previous(self.checkpoint_path, self.previous_path)
         distributed.barrier(self.dist)
         if from_previous and not self.checkpoint_path.exists():
             raise CheckpointError(f"--from-previous: {self.run_dir} has no {PREVIOUS_NAME} to continue from")
@@ -202,15 +199,17 @@ class Trainer:
                         last = self._log(step, epoch, tracker, losses_log, bar)
                     if end_of_epoch:
                         epoch, iteration = epoch + 1, 0
-                    if step % self.schedule.checkpoint_every == 0 or step == self.total_steps or \
-                            (end_of_epoch and self.schedule.checkpoint_epoch_ends):
+                    saved = step % self.schedule.checkpoint_every == 0 or step == self.total_steps or \
+                        (end_of_epoch and self.schedule.checkpoint_epoch_ends)
+                    if saved:
                         self._check_finite(tracker.bad, step)
                         self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
                     self.monitor.after_step(step, self.method, self.device)
                     if stop_at_step is not None and step >= stop_at_step:
                         raise Interrupted(f"stopped at step {step} as asked")
                     if watcher.stop_requested(self.dist, step):  # SIGTERM/SIGUSR: checkpoint now, stop
-                        self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
+                        if not saved:  # a step that was just checkpointed is not written twice
+                            self._save(step, epoch, iteration, history_wall + time.perf_counter() - start)
                         raise preemption.Preempted(watcher.signum, step, self.checkpoint_path)
         finally:
             watcher.uninstall()
@@ -243,10 +242,6 @@ class Trainer:
                             {"step": step, "epoch": epoch, "iteration": iteration},
                             {"wall_time_s": wall, "world_size": self.dist.world_size, **tracker_state(self._tracker)})
         distributed.barrier(self.dist)
-
-    def _remove_stale_temporaries(self) -> None:
-        # A process killed while writing leaves its temporary file; the file it replaces is intact.
-        remove_stale_temporaries(self.run_dir)
 
     def _log(self, step: int, epoch: int, tracker: LossTracker, sink, bar) -> dict[str, float]:
         # The only host-device sync in the loop: once per logging interval.
