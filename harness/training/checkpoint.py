@@ -74,8 +74,10 @@ def non_finite_weights(method: Method) -> list[str]:
     named = [(k, v) for k, v in named if torch.is_tensor(v) and v.is_floating_point() and v.numel()]
     if not named:
         return []
-    flags = torch.stack([torch.isfinite(v).all().to("cpu") for _, v in named])
-    return [k for (k, _), ok in zip(named, flags.tolist()) if not ok]
+    # Flags gathered on the weights' device and read back once (a per-tensor .cpu() would sync per tensor).
+    device = named[0][1].device
+    flags = torch.stack([torch.isfinite(v).all().to(device) for _, v in named]).tolist()
+    return [k for (k, _), ok in zip(named, flags) if not ok]
 
 
 def save_checkpoint(path: Path, method: Method, position: dict[str, int], extra: Optional[dict] = None) -> None:
