@@ -75,7 +75,7 @@ def evaluate_claim(claim: ClaimSpec, claim_set: ClaimSet, tables: _Tables, sched
     found = comparisons(claim, built, SideFactory(built, tables.collection, claim_set.seeds), claim_set.alpha)
     noisy, means = decide(claim, found)
     result = ClaimResult(claim, claim_set, noisy.verdict, noisy.reason, found, by_means=means,
-                         on_paper=paper_reading(claim, found), schedule=used)
+                         on_paper=paper_reading(claim, found), schedule=used, decimals=built.spec.decimals)
     result.missing_runs = missing_runs(result, used)
     if result.missing_runs:
         others = _other_schedules(built, tables.collection, used)

@@ -39,6 +39,7 @@ class ClaimResult:
     on_paper: Optional[Reading] = None
     schedule: str = ""
     notes: list[str] = field(default_factory=list)
+    decimals: int = 2  # the table's precision, for the evidence cells
 
     @property
     def tested(self) -> int:
@@ -55,19 +56,22 @@ class ClaimResult:
 
     @property
     def robustness(self) -> str:
-        if self.claim.form == "qualitative" or self.by_means is None:
+        present = [c for c in self.comparisons if not c.missing]
+        if self.claim.form == "qualitative" or self.by_means is None or not present:
             return "—"
-        inside = sum(c.direction(NOISE) == INSIDE for c in self.comparisons)
-        unspread = sum(c.test == NO_SPREAD for c in self.comparisons if not c.missing)
-        if self.by_means.verdict == UNDETERMINED and self.verdict == UNDETERMINED:
-            text = "—" if not inside else f"{inside} of {len(self.comparisons)} not distinguishable"
-        elif self.by_means.verdict == self.verdict:
-            text = "robust" + (f" ({inside} not distinguishable, not needed)" if inside else "")
+        inside = sum(c.direction(NOISE) == INSIDE for c in present)
+        unspread = sum(c.test == NO_SPREAD for c in present)
+        if unspread == len(present):
+            return ("not assessed: no spread recorded (one run per method of a metric without a standard error; "
+                    "runs with ≥ 2 seeds give a test)")
+        if self.by_means.verdict == self.verdict:
+            text = "robust" + (f" ({inside} not distinguishable, not needed for the verdict)"
+                               if inside and self.verdict != UNDETERMINED else "")
         else:
-            text = (f"not robust: {self.by_means.verdict} by the means, but {inside} of {len(self.comparisons)} "
+            text = (f"not robust: {self.by_means.verdict} by the means, but {inside} of {len(present)} "
                     "comparisons are not distinguishable")
         if unspread:
-            text += f"; {unspread} without any spread (one run of a metric with no standard error)"
+            text += f"; {unspread} without any spread (read from the means)"
         return text
 
     @property
@@ -75,12 +79,11 @@ class ClaimResult:
         if not self.comparisons:
             return "—"
         total, tested = len(self.comparisons), self.tested
-        text = f"{total} comparison{'s' if total > 1 else ''}"
-        if tested:
-            text += f"; Holm over {tested} at α={self.claim_set.alpha:g}"
-        if total - tested:
-            text += f"; {total - tested} untested (missing or no spread)"
-        return text
+        missing = sum(c.missing for c in self.comparisons)
+        parts = [f"{tested} tested, Holm at α={self.claim_set.alpha:g}" if tested else ""]
+        parts += [f"{missing} missing" if missing else "", f"{total - tested - missing} without spread"
+                  if total - tested - missing else ""]
+        return f"{total} comparison{'s' if total > 1 else ''}: " + ", ".join(p for p in parts if p)
 
 
 def _plural(n: int, noun: str) -> str:
