@@ -64,7 +64,9 @@ class ClaimResult:
         if unspread == len(present):
             return ("not assessed: no spread recorded (one run per method of a metric without a standard error; "
                     "runs with ≥ 2 seeds give a test)")
-        if self.by_means.verdict == self.verdict:
+        if self.verdict == UNDETERMINED and self.by_means.verdict == UNDETERMINED:
+            text = f"{inside} of {len(present)} not distinguishable" if inside else "—"
+        elif self.by_means.verdict == self.verdict:
             text = "robust" + (f" ({inside} not distinguishable, not needed for the verdict)"
                                if inside and self.verdict != UNDETERMINED else "")
         else:
