@@ -13,6 +13,8 @@ from harness.io import write_text
 from harness.leaderboard.render import tex_escape
 
 SUMMARY = ("claim", "source", "schedule", "verdict", "why", "robust", "comparisons", "paper's numbers")
+BRIEF = ("claim", "verdict", "why", "robust")
+MISSING_SHOWN = 3  # missing runs named in a summary row; the claim's section lists them all
 
 
 def legend(results_root: str, alpha_values: set[float]) -> list[str]:
@@ -31,22 +33,33 @@ def legend(results_root: str, alpha_values: set[float]) -> list[str]:
     ]
 
 
-def _summary_row(r: ClaimResult, link: bool) -> list[str]:
+def why_text(r: ClaimResult) -> str:
+    """The verdict's reason and the first missing runs (all of them are in the claim's section)."""
+    if not r.missing_runs:
+        return r.reason
+    shown = "; ".join(m.text() for m in r.missing_runs[:MISSING_SHOWN])
+    more = len(r.missing_runs) - MISSING_SHOWN
+    return f"{r.reason}; missing: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _summary_row(r: ClaimResult, link: bool, brief: bool) -> list[str]:
     claim = r.claim
     name = f"[{claim.id}](#{claim.id})" if link else claim.id
-    why = r.reason + (f"; missing: {missing_text(r)}" if r.missing_runs else "")
-    return [f"{name}: {claim.words}", claim.source or MISSING_MARK, r.schedule or MISSING_MARK,
-            f"**{r.verdict}**" + (" (indicative)" if r.indicative else ""), why, r.robustness, r.tests_text,
-            paper_verdict(r)]
+    verdict = f"**{r.verdict}**" + (" (indicative)" if r.indicative else "")
+    if brief:
+        return [name, verdict, why_text(r), r.robustness]
+    return [f"{name}: {claim.words}", claim.source or MISSING_MARK, r.schedule or MISSING_MARK, verdict,
+            why_text(r), r.robustness, r.tests_text, paper_verdict(r)]
 
 
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def summary_markdown(results: list[ClaimResult], link: bool = False) -> str:
-    body = [[_md(x) for x in _summary_row(r, link)] for r in results]
-    return tabulate(body, headers=list(SUMMARY), tablefmt="pipe", disable_numparse=True)
+def summary_markdown(results: list[ClaimResult], link: bool = False, brief: bool = False) -> str:
+    """One row per claim; `brief`: id, verdict, why and robustness only (what the command prints)."""
+    body = [[_md(x) for x in _summary_row(r, link, brief)] for r in results]
+    return tabulate(body, headers=list(BRIEF if brief else SUMMARY), tablefmt="pipe", disable_numparse=True)
 
 
 def _claim_section(r: ClaimResult) -> list[str]:
@@ -94,8 +107,7 @@ def to_latex(results: list[ClaimResult], results_root: str) -> str:
            r"\caption{Claims checked against the reproduced results}\\", r"\toprule",
            r"claim & verdict & why & paper \\", r"\midrule", r"\endhead"]
     for r in results:
-        why = r.reason + (f"; missing: {missing_text(r)}" if r.missing_runs else "")
-        out.append(f"\\textbf{{{e(r.claim.id)}}}: {e(r.claim.words)} & {e(r.verdict_text)} & {e(why)} & "
+        out.append(f"\\textbf{{{e(r.claim.id)}}}: {e(r.claim.words)} & {e(r.verdict_text)} & {e(why_text(r))} & "
                    f"{e(paper_verdict(r))} \\\\")
     out += [r"\bottomrule", r"\end{longtable}", ""]
     for r in results:

@@ -34,7 +34,7 @@ def handle(args: argparse.Namespace) -> int:
     results = evaluate_claims(args.results, schedule=args.schedule, claim_dirs=tuple(Path(d) for d in args.claims),
                               table_dirs=tuple(Path(d) for d in args.tables), only=tuple(args.only))
     paths = write_claims(results, args.out, Path(args.results).as_posix())
-    print(summary_markdown(results))
+    print(summary_markdown(results, brief=True))
     counts = {v: sum(r.verdict == v for r in results) for v in ("holds", "refuted", "not determined")}
     print(f"\n{len(results)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
           + f" -> {', '.join(p.as_posix() for p in paths)}")
