@@ -221,6 +221,11 @@ def test_bad_claims_are_one_line_errors(tmp_path):
     root = write_runs(tmp_path / "r", SEPARATED)
     with pytest.raises(UsageError, match="did you mean 'K A2B'"):
         check(tmp_path, root, [one("beats", {"method": "a", "than": ["b"], "columns": ["K A2C"]})])
+    by_key = [one("beats", {"method": "a", "than": ["b"], "columns": ["A2B target_kid_x100", "toy B2A fcn_mean_iou"]})]
+    with pytest.raises(UsageError, match="is not a column of table toy"):
+        check(tmp_path, root, by_key)
+    by_key[0]["columns"][1] = "toy B2A target_kid_x100"
+    assert [c.column.title for c in check(tmp_path, root, by_key)[0].comparisons] == ["K A2B", "K B2A"]
     with pytest.raises(UsageError, match="not a row of table toy"):
         check(tmp_path, root, [one("beats", {"method": "a", "than": ["zzz"]})])
     with pytest.raises(UsageError, match="needs `than`"):

@@ -133,15 +133,23 @@ def check_names(claim: ClaimSpec, table: BuiltTable) -> None:
                              + (f"; did you mean {sugg[0]!r}?" if sugg else f" (rows: {', '.join(known)})"))
 
 
+def _names(column: ColumnSpec) -> tuple[str, ...]:
+    """How a claim may name a column: its label, or `direction metric` / `task direction metric` (these
+    survive a relabelled table)."""
+    return (column.title, f"{column.direction} {column.metric}", f"{column.task} {column.direction} {column.metric}")
+
+
 def select_columns(claim: ClaimSpec, table: BuiltTable) -> list[int]:
-    titles = [c.title for c in table.spec.columns]
-    for label in (*claim.columns, *claim.except_):
-        if label not in titles:
-            sugg = did_you_mean(label, titles)
-            raise UsageError(f"claim {claim.id}: {label!r} is not a column of table {table.spec.name}"
-                             + (f"; did you mean {sugg[0]!r}?" if sugg else f" (columns: {', '.join(titles)})"))
-    chosen = claim.columns or titles
-    return [i for i, t in enumerate(titles) if t in chosen and t not in claim.except_]
+    names = [_names(c) for c in table.spec.columns]
+    known = [n for group in names for n in group]
+    for ref in (*claim.columns, *claim.except_):
+        if ref not in known:
+            sugg = did_you_mean(ref, known)
+            titles = ", ".join(group[0] for group in names)
+            raise UsageError(f"claim {claim.id}: {ref!r} is not a column of table {table.spec.name}"
+                             + (f"; did you mean {sugg[0]!r}?" if sugg else f" (columns: {titles})"))
+    chosen = [i for i, group in enumerate(names) if not claim.columns or set(group) & set(claim.columns)]
+    return [i for i in chosen if not set(names[i]) & set(claim.except_)]
 
 
 def _se_index(collection: Collection) -> dict[tuple, tuple]:

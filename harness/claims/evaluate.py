@@ -12,7 +12,7 @@ from typing import Optional
 from harness.claims.compare import MissingRun, SideFactory, check_names, comparisons
 from harness.claims.spec import ClaimSet, ClaimSpec, load_claim_sets
 from harness.claims.verdict import UNDETERMINED, ClaimResult, decide, paper_reading
-from harness.errors import UnknownNameError
+from harness.errors import UnknownNameError, UsageError
 from harness.leaderboard.build import BuiltTable
 from harness.leaderboard.collect import Collection, collect
 from harness.leaderboard.guard import ProtocolClash
@@ -73,6 +73,9 @@ def evaluate_claim(claim: ClaimSpec, claim_set: ClaimSet, tables: _Tables, sched
     check_names(claim, built)
     used = ", ".join(built.schedules) or schedule or "any"
     found = comparisons(claim, built, SideFactory(built, tables.collection, claim_set.seeds), claim_set.alpha)
+    if not found:
+        raise UsageError(f"{claim_set.source_file} claim {claim.id}: it makes no comparison (check its methods "
+                         "and columns)")
     noisy, means = decide(claim, found)
     result = ClaimResult(claim, claim_set, noisy.verdict, noisy.reason, found, by_means=means,
                          on_paper=paper_reading(claim, found), schedule=used, decimals=built.spec.decimals)

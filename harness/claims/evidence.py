@@ -30,10 +30,15 @@ def side_text(side: Side, d: int) -> str:
     return f"{side.label} {number(cell.mean, d)} (n=1)"
 
 
+def _paper_cell(side: Side, d: int) -> str:
+    paper = side.paper
+    return number(paper.mean, d) + (f" ± {number(paper.std, d)}" if paper.present and paper.std is not None else "")
+
+
 def paper_text(c: Comparison, d: int) -> str:
     if not (c.a.paper.present or c.b.paper.present):
         return MISSING_MARK
-    return f"{number(c.a.paper.mean, d)} vs {number(c.b.paper.mean, d)}"
+    return f"{_paper_cell(c.a, d)} vs {_paper_cell(c.b, d)}"
 
 
 def relation(c: Comparison) -> str:

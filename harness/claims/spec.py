@@ -10,7 +10,8 @@ of one leaderboard table (`harness/leaderboard/tables/*.yaml`, or a user's with 
 - `tie`:        every pair of `methods` is within the noise (or within `margin`, a stated tolerance);
 - `qualitative`: a statement no result cell measures (a figure); listed, never given a verdict.
 
-Columns are the table's column labels; `columns` left out means every column, `except` removes some.
+Columns are named by the table's column labels, or as `direction metric` (`A2B fcn_mean_iou`, which survives
+a relabelled table); `columns` left out means every column, `except` removes some.
 Methods are the table's row names (the paper's names; the table maps them to harness methods).
 Adding a claim is adding a YAML entry here or in a folder passed with `harness claims --claims DIR`.
 """
