@@ -19,6 +19,7 @@ from harness.claims.noise import NO_SPREAD
 from harness.claims.spec import ClaimSet, ClaimSpec
 
 HOLDS, REFUTED, UNDETERMINED = "holds", "refuted", "not determined"
+BEYOND = " beyond the noise"
 
 
 @dataclass
@@ -100,8 +101,9 @@ def _all_agree(states: list[str], noun: str = "comparison", how: str = "") -> Re
         return Reading(REFUTED, f"{against}{of_n} contradict{'s' if against == 1 else ''} it{how}")
     if missing:
         return Reading(UNDETERMINED, f"{missing}{of_n} lack{'s' if missing == 1 else ''} runs")
-    if inside:
-        return Reading(UNDETERMINED, f"{inside}{of_n} not distinguishable (inside the noise){how}")
+    if inside:  # (the noise reading's "beyond the noise" would contradict itself here)
+        suffix = "" if how == BEYOND else how
+        return Reading(UNDETERMINED, f"{inside}{of_n} not distinguishable (inside the noise){suffix}")
     return Reading(HOLDS, f"{'all ' if n > 1 else ''}{_plural(n, noun)} agree{'s' if n == 1 else ''}{how}")
 
 
@@ -111,7 +113,7 @@ def _how(comparisons: list[Comparison], reading: str) -> str:
     if reading == MEANS:
         return " by the means"
     unspread = sum(c.test == NO_SPREAD for c in comparisons if not c.missing)
-    return f" ({unspread} read from the means alone: no spread recorded)" if unspread else " beyond the noise"
+    return f" ({unspread} read from the means alone: no spread recorded)" if unspread else BEYOND
 
 
 def _count(claim: ClaimSpec, comparisons: list[Comparison], reading: str) -> Reading:
