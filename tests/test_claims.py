@@ -285,3 +285,37 @@ def test_demo_claims_on_demo_results_and_the_missing_flat_rows(tmp_path):
     flat = found["demo-every-method-beats-flat"]
     assert flat.verdict == "not determined"
     assert ("demo", "flat", "demo") in {(m.task, m.method, m.schedule) for m in flat.missing_runs}
+
+
+def test_mixed_protocols_leave_the_claim_not_determined_with_the_guards_reason(tmp_path):
+    root = write_runs(tmp_path / "r", SEPARATED)
+    clash = write_result(root, "a", 0, {"A2B": 1.0, "B2A": 1.0})
+    result = json.loads(clash.read_text())
+    result["data"]["manifest_digest"] = "other"
+    (clash.parent.parent / "again" / "result.json").parent.mkdir()
+    (clash.parent.parent / "again" / "result.json").write_text(json.dumps(result))
+    found = check(tmp_path, root, [one("beats", {"method": "a", "than": ["b"]})])[0]
+    assert found.verdict == "not determined" and "refuses to mix" in found.reason
+
+
+def test_another_schedule_is_checked_only_when_asked_and_says_so(tmp_path):
+    root = write_runs(tmp_path / "r", SEPARATED)  # schedule "short"; the claims are about "paper"
+    tables, claim_dir = claim_dirs(tmp_path, [one("beats", {"method": "a", "than": ["b"]})], schedule="paper")
+    kwargs = {"claim_dirs": (claim_dir,), "table_dirs": (tables,), "only": ("toy",)}
+    default = evaluate_claims(root, **kwargs)[0]
+    assert default.verdict == "not determined" and default.missing_runs[0].schedule == "paper"
+    assert any("--schedule short" in n for n in default.notes)
+    asked = evaluate_claims(root, schedule="short", **kwargs)[0]
+    assert asked.verdict == "holds" and any("the claim is about schedule paper" in n for n in asked.notes)
+
+
+def test_the_report_page_shows_each_claim_with_its_evidence(tmp_path):
+    from harness.claims.page import claims_context
+    from harness.report.site import _environment
+
+    root = write_runs(tmp_path / "r", SEPARATED)
+    context = claims_context(root)  # the shipped claims: nothing here fills them
+    assert context["claims"] and not context["claims_error"]
+    assert {c["verdict"] for c in context["claims"]} == {"not determined"}
+    html = _environment().get_template("claims.html").render(root="", results="r", generated="now", **context)
+    assert 'id="asgit-beats-baselines-target-kid"' in html and "schedule paper" in html

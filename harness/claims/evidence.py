@@ -66,7 +66,9 @@ def reading_text(c: Comparison) -> str:
         return "within the noise" if state == AGREES else "distinguishable"
     if state == INSIDE:
         means = c.direction(MEANS)
-        return "not distinguishable" + ("" if means == INSIDE else f" (means {'agree' if means == AGREES else 'disagree'})")
+        if means == INSIDE:
+            return "not distinguishable"
+        return f"not distinguishable (means {'agree' if means == AGREES else 'disagree'})"
     return {AGREES: "agrees", DISAGREES: "contradicts"}[state]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.claims.compare import AGREES, DISAGREES, INSIDE, MEANS, MISSING, NOISE, PAPER, Comparison, MissingRun
+from harness.claims.compare import DISAGREES, INSIDE, MEANS, MISSING, NOISE, PAPER, Comparison, MissingRun
 from harness.claims.noise import NO_SPREAD
 from harness.claims.spec import ClaimSet, ClaimSpec
 
@@ -132,8 +132,9 @@ def _count(claim: ClaimSpec, comparisons: list[Comparison], reading: str) -> Rea
         else:
             undecided += 1
     n, k = len(by_column), claim.count or 0
-    what = f"{claim.sense} in {won} of {n} columns{'' if missing else _how(comparisons, reading)}" + (f", {undecided} undecided" if undecided else "") + \
-           (f", {missing} with missing runs" if missing else "") + f" (claim: {claim.mode.replace('_', ' ')} {k})"
+    what = f"{claim.sense} in {won} of {n} columns{'' if missing else _how(comparisons, reading)}"
+    what += (f", {undecided} undecided" if undecided else "") + (f", {missing} with missing runs" if missing else "")
+    what += f" (claim: {claim.mode.replace('_', ' ')} {k})"
     low, high = won, n - lost  # the count once the open columns are decided, at worst and at best
     if claim.mode == "exactly":
         holds, impossible = low == k == high, not low <= k <= high
