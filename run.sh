@@ -48,6 +48,8 @@ case "${1:-}" in
         "$VENV/bin/harness" run --task demo --methods all --schedule demo --device cpu --discard-checkpoints
         "$VENV/bin/harness" leaderboard --only demo --schedule demo --out results/leaderboards-demo
         cat results/leaderboards-demo/demo.md
+        # The demo's claims (harness/claims/paper/demo.yaml): verdicts and their evidence, from the same results
+        "$VENV/bin/harness" claims --only demo --out results/leaderboards-demo
         "$VENV/bin/harness" report --results results --out report  # prints: report -> report/index.html
         ;;
     test)

@@ -18,7 +18,7 @@ from harness.io import describe_os_error
 
 # Modules of this package that each define `add_parser(subparsers)` for their verbs, in help order.
 COMMAND_MODULES = ("harness.cli.list_cmd", "harness.cli.run_cmd", "harness.cli.evaluate_cmd",
-                   "harness.cli.leaderboard_cmd", "harness.cli.report_cmd", "harness.cli.results_cmd",
+                   "harness.cli.leaderboard_cmd", "harness.cli.claims_cmd", "harness.cli.report_cmd", "harness.cli.results_cmd",
                    "harness.cli.data_cmd",
                    "harness.cli.grid_cmd", "harness.cli.bench_cmd")
 

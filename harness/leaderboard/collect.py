@@ -23,7 +23,7 @@ RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "settin
 METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std",
                   "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id",
                   "weights_sha256", "reason", "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling",
-                  "protocol_note", "fused_mode"]
+                  "protocol_note", "fused_mode", "se", "se_method"]
 # Override keys are canonical JSON, so two runs with the same `--set` values share a row of an ablation table.
 NO_OVERRIDES = ""
 # Metric status of an entry that evaluation marked `for_leaderboards: false` (a test-only extractor or
@@ -122,7 +122,9 @@ def _metric_rows(rel: str, result: dict[str, Any]) -> list[dict[str, Any]]:
                          "reason": reason, "for_leaderboards": entry.get("for_leaderboards", True), "tool": tool,
                          "segmenter": entry.get("segmenter"), "segmenter_label": entry.get("segmenter_label"),
                          "ceiling": entry.get("ceiling") if ok else None,
-                         "protocol_note": entry.get("protocol_note"), "fused_mode": entry.get("fused_mode")})
+                         "protocol_note": entry.get("protocol_note"), "fused_mode": entry.get("fused_mode"),
+                         # a single run's calibrated standard error of the mean, where evaluation records one
+                         "se": entry.get("se") if ok else None, "se_method": entry.get("se_method")})
     return rows
 
 
@@ -137,7 +139,7 @@ def collect(root: str | Path) -> Collection:
             metrics += _metric_rows(rel, result)
     runs_df = pd.DataFrame(runs, columns=RUN_COLUMNS)
     metrics_df = pd.DataFrame(metrics, columns=METRIC_COLUMNS)
-    for col in ("value", "std", "ceiling"):
+    for col in ("value", "std", "ceiling", "se"):
         metrics_df[col] = pd.to_numeric(metrics_df[col], errors="coerce").astype(float)
     metrics_df = metrics_df.merge(runs_df, on="file", how="left")
     return Collection(root=root, runs=runs_df, metrics=metrics_df)

@@ -20,6 +20,7 @@ from typing import Optional
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
+from harness.claims.page import claims_context
 from harness.data.layouts import ImageRef
 from harness.io import write_text
 from harness.leaderboard import build_tables
@@ -197,6 +198,8 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
             write_text(site / "tasks" / f"{_slug(task)}.html", env.get_template("task.html").render(
                 root="../", task=task, figures=figs, pages=sorted(task_pages, key=lambda p: (p.method, p.run_id)),
                 **common))
+        write_text(site / "claims.html", env.get_template("claims.html").render(
+            root="", **claims_context(results, schedule, table_dirs), **common))
         written = sorted(outcome.written, key=lambda t: (t.spec.paper_table is None, t.spec.paper_table or 0,
                                                           t.spec.name))  # the paper's tables first
         views = [table_view(t) for t in written]
