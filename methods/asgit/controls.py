@@ -83,8 +83,7 @@ def control_generators(method: Any, run_dir: Optional[Path]) -> tuple[dict[str, 
             generators = {d: method.untrained_generator() for d in method.directions}
         why = ("CycleGAN's generator has no fourth input channel" if getattr(config, "injection", None) == "alpha"
                else "no finished cyclegan run with a checkpoint, same schedule, seed and generator shape beside "
-                    "this run; train one into the same results folder and re-run `harness evaluate RUN_DIR "
-                    "--diagnostics` for the trained control")
+                    "this run; train one into the same results folder, then `harness evaluate RUN_DIR --diagnostics`")
         record = {"kind": "untrained generator", "run": None,
                   "description": f"an untrained generator of the same shape (seed {_SEED}): {why}"}
     return {d: g.to(device) for d, g in generators.items()}, record

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from harness.registry import register_method
 from harness.training.method import MethodConfig
@@ -18,6 +18,9 @@ from harness.training.method import MethodConfig
 
 @dataclass(frozen=True)
 class AttentionOptions(MethodConfig):
+    # Options that change only the test path: `harness evaluate RUN_DIR --set test_placeholder=ones`
+    # evaluates a finished run's checkpoint under another value without retraining (harness/retest.py).
+    test_time_options: ClassVar[tuple[str, ...]] = ("test_placeholder",)
     # Which map: post-hoc activations (Eq. 2) or the trainable branch (Eq. 3). Set by the variant.
     attention: Literal["pha", "tam"] = "pha"
     # How the map enters G: RHP x·(1+g(M)) (Eq. 4) or Alpha [x, g(M)] (Eq. 5, RGBA reading). Set by the variant.
