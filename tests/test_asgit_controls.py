@@ -233,3 +233,18 @@ def test_asgit_modules_import_no_data_layer():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith("harness.data"), f"{path} imports {node.module}"
+
+
+def test_run_page_shows_the_probes_and_the_control(trained, tmp_path):
+    from harness.report.diagnostics import run_extras
+    from harness.report.site import write_report
+    result = json.loads((trained["asgit"] / "result.json").read_text())
+    extras = run_extras(result)
+    assert [p["probe"] for p in extras["diagnostics"]["probes"]] == ["influence", "specificity", "random_map"]
+    assert len(extras["diagnostics"]["probes"][1]["cells"]) == 6  # model, control, ratio per direction
+    assert run_extras({"diagnostics": {"directions": {"A2B": {"influence_255": 1.0}}}})["diagnostics"] is None
+    index = write_report(trained["out"], tmp_path / "site")
+    page = next((index.parent / "runs").glob("*asgit-pha-rhp*.html")).read_text()
+    assert "Attention diagnostics" in page and trained["control"].name in page
+    control_page = next((index.parent / "runs").glob("*cyclegan*.html")).read_text()
+    assert "Attention diagnostics" not in control_page
