@@ -85,7 +85,9 @@ def _train_mode_maps(method: Any, images: torch.Tensor, direction: str) -> torch
     method.train(True)
     try:
         torch.manual_seed(_SEED)
-        return torch.cat([method.feedback_map(images[i:i + 1], direction).float().cpu() for i in range(len(images))])
+        with method.autocast():  # as in training
+            return torch.cat([method.feedback_map(images[i:i + 1], direction).float().cpu()
+                              for i in range(len(images))])
     finally:
         method.load_state_dict(saved, strict=False)
         method.train(was_training)
