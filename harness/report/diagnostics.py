@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+MIN_MOVE = 0.1  # grey levels; a smaller control response gives no ratio
 PROBES = (("influence", "own map vs all-ones"), ("specificity", "own map vs another test image's map"),
           ("random_map", "own map vs its values spatially shuffled"))
 STRUCTURE = (("test_map_spread", "map spread (mean spatial std)"),
@@ -34,7 +35,7 @@ def _diagnostics(block: dict) -> Optional[dict]:
         row = {"probe": key, "meaning": meaning, "cells": []}
         for d in directions:
             own, control = per[d].get(f"{key}_255"), per[d].get(f"control_{key}_255")
-            ratio = own / control if own is not None and control else None
+            ratio = own / control if own is not None and control is not None and control >= MIN_MOVE else None
             row["cells"] += [_fmt(own, 2), _fmt(control, 2), _fmt(ratio, 2)]
         probes.append(row)
     structure = [{"figure": meaning, "cells": [_fmt(per[d].get(key, block.get(key))) for d in directions]}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 DIRECTIONS = ("A2B", "B2A")
+MIN_MOVE = 0.1  # grey levels; a smaller control response gives no ratio
 PROBES = ("influence", "specificity", "random_map")
 
 
@@ -27,7 +28,8 @@ def _pair(per: dict, key: str, digits: int = 2) -> str:
 
 def _ratio(d: dict, key: str) -> Optional[float]:
     own, control = d.get(f"{key}_255"), d.get(f"control_{key}_255")
-    return own / control if own is not None and control else None
+    # below a tenth of a grey level the control does not move: a ratio of roundings says nothing
+    return own / control if own is not None and control is not None and control >= MIN_MOVE else None
 
 
 def _label(result: dict[str, Any]) -> str:
