@@ -62,8 +62,10 @@ def load_finished_run(run_dir: Path, sets: dict[str, Any], data_root: Optional[s
     run = result.get("run", {})
     checkpoint = run_dir / run["checkpoint"] if run.get("checkpoint") else None
     if checkpoint is None or not checkpoint.is_file():
-        raise HarnessError(f"{run_dir} keeps no checkpoint (run.checkpoint_kept is false), so it cannot be translated "
-                           "again; train it again with `harness run ... --force` and keep the checkpoint")
+        where = f"its checkpoint {checkpoint} is not there" if checkpoint else "it kept no checkpoint"
+        raise HarnessError(f"{run_dir}: {where}, so it cannot be translated again; point at the run folder that "
+                           "holds the checkpoint (result folders copied without checkpoints cannot), or train it "
+                           "again with `harness run ... --force`")
     saved = json.loads((run_dir / RUN_SPEC).read_text(encoding="utf-8"))
     register_saved_schedule(saved["spec"].get("schedule"), (saved.get("trained_on") or {}).get("schedule"),
                             run_dir / RUN_SPEC)
