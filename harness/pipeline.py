@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from harness.config import from_dict
-from harness.data.datasets import test_batches
+from harness.data.datasets import test_batches, to_uint8
 from harness.data.prepare import PreparedData, prepare_data
 from harness.errors import HarnessError, UsageError
 from harness.io import remove_stale_temporaries, sha256_file, sha256_text, write_json
@@ -243,7 +243,8 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     }
     diagnose = getattr(method, "diagnostics", None)  # a method's own measurements of what it learned (ASGIT)
     if diagnose is not None:
-        result["diagnostics"] = diagnose({d: test_batches(prepared.split.test[d[0]], image) for d in method.directions})
+        result["diagnostics"] = diagnose({d: test_batches(prepared.split.test[d[0]], image) for d in method.directions},
+                                         quantise=to_uint8, run_dir=run_dir)
     result["metrics"] = evaluate_after_training(run_dir, result, prepared, eval_options)
     write_result(run_dir, result)
     log.info("wrote %s", run_dir / RESULT_NAME)

@@ -4,6 +4,9 @@
   from its translations and rewrite its result.json atomically; an entry it cannot recompute
   keeps its earlier computed value. Prints one line per metric it could not compute and exits 1
   when it computed none of the metrics asked for.
+- `harness evaluate RUN_DIR --set KEY=VALUE`: translate and evaluate the run's checkpoint under
+  another test-time setting (an option the method marks test-time only, e.g. ASGIT's
+  `test_placeholder`); recorded as a labelled entry beside the run's own metrics (`harness.retest`).
 - `harness evaluate --generated DIR --reference DIR [--source DIR] [--labels DIR]`: KID, FID (and
   the FCN score with a label folder) of any codebase's images; prints JSON, exits 1 when nothing
   could be computed.
@@ -22,6 +25,12 @@ from harness.errors import UsageError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="compute KID / FCN score for a run, two folders, or the reference rows")
     p.add_argument("run_dir", nargs="*", help="run folder(s) holding result.json and translations/")
+    p.add_argument("--set", dest="test_settings", action="append", metavar="KEY=VALUE",
+                   help="with RUN_DIR: a test-time option (e.g. test_placeholder=ones); evaluates the same checkpoint "
+                        "under it and records a labelled entry beside the default one (repeatable)")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="with RUN_DIR: recompute the method's own diagnostics from the checkpoint (ASGIT's attention "
+                        "probes, e.g. once a control run exists), nothing else")
     p.add_argument("--generated", help="folder of generated images (with --reference)")
     p.add_argument("--reference", help="folder of real target-domain images (with --generated)")
     p.add_argument("--source", help="folder of real source-domain images: adds fused-KID (with --generated)")
@@ -96,6 +105,17 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         from harness.evaluation.reference_rows import write_real_vs_real
         print(write_real_vs_real(args.task, args.out, options, args.data_root, args.schedule))
         return 0
+    if (args.test_settings or args.diagnostics) and not args.run_dir:
+        raise UsageError("--set and --diagnostics apply to run folders: harness evaluate RUN_DIR --set KEY=VALUE")
+    if args.test_settings and args.diagnostics:
+        raise UsageError("--set and --diagnostics are separate jobs; run one, then the other")
+    if args.test_settings:
+        return _evaluate_test_settings(args, options)
+    if args.diagnostics:
+        from harness.retest import rediagnose
+        for run_dir in args.run_dir:
+            print(f"{rediagnose(run_dir, args.data_root, args.device)}: diagnostics recomputed")
+        return 0
     from harness.evaluation.rerun import reevaluate
     computed_nothing = []
     for run_dir in args.run_dir:
@@ -107,5 +127,26 @@ def handle_evaluate(args: argparse.Namespace) -> int:
             computed_nothing.append(run_dir)
     if computed_nothing:
         print(f"computed nothing that was asked for in: {', '.join(computed_nothing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _evaluate_test_settings(args: argparse.Namespace, options) -> int:
+    from harness.config import parse_overrides
+    from harness.evaluation.report import count_ok, unavailable_lines
+    from harness.retest import evaluate_test_setting
+    sets = parse_overrides(args.test_settings)
+    computed_nothing = []
+    for run_dir in args.run_dir:
+        path, label, entry = evaluate_test_setting(run_dir, sets, options, args.data_root, args.device)
+        computed = count_ok(entry["metrics"])
+        print(f"{path}: test setting {label}: {entry['metrics']['status']} ({computed} metric entries computed; "
+              f"translations in {entry['folder']})")
+        for line in unavailable_lines(entry["metrics"], run_dir):
+            print(line, file=sys.stderr)
+        if not computed:
+            computed_nothing.append(run_dir)
+    if computed_nothing:
+        print(f"computed no metric for the test setting in: {', '.join(computed_nothing)}", file=sys.stderr)
         return 1
     return 0

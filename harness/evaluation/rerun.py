@@ -32,6 +32,28 @@ def reevaluate(run_dir: str | Path, options: EvalOptions, data_root: Optional[st
     if not path.is_file():
         raise HarnessError(f"{run_dir} has no {RESULT_NAME}; finish the run first (`harness resume {run_dir}`)")
     result = load_result(path)
+    prepared = prepared_for_run(run_dir, result, data_root)
+    new = evaluate_run(run_dir, result, prepared, options)
+    old = result.get("metrics")
+    computed = count_ok(new)
+    lines = unavailable_lines(new, run_dir)
+    kept_any = bool(old) and count_ok(old) > 0
+    if computed or not kept_any:  # nothing new over computed entries: leave the file as it is
+        result["metrics"] = merge_metrics(old, new)
+        write_result(run_dir, result)
+    kept = {(k["direction"], k["metric"]) for k in result["metrics"].get("kept_from_previous_evaluation", [])}
+    if kept and computed:
+        lines.append(f"{run_dir}: kept {len(kept)} earlier computed entr{'y' if len(kept) == 1 else 'ies'} "
+                     "that could not be recomputed")
+    elif kept_any and not computed:
+        lines.append(f"{run_dir}: nothing recomputed; result.json keeps its earlier entries")
+    asked = sum(len(d) for d in new["directions"].values())
+    return Reevaluation(path, result["metrics"]["status"], computed, asked, lines)
+
+
+def prepared_for_run(run_dir: Path, result: dict, data_root: Optional[str] = None):
+    """The test data of a finished run, checked to be the data it was trained and translated on."""
+    path = run_dir / RESULT_NAME
     task = TASKS.get(result["task"]["name"], where=str(path))
     if task.version != result["task"]["version"]:
         raise HarnessError(f"{path} was made with task {task.name!r} version {result['task']['version']}, "
@@ -55,19 +77,4 @@ def reevaluate(run_dir: str | Path, options: EvalOptions, data_root: Optional[st
         if recorded.get(key) and recorded[key] != now:
             raise HarnessError(f"the data found at {prepared.root} has {key} {now[:12]}…, the run used "
                                f"{recorded[key][:12]}…; pass --data-root to the data the run used")
-    new = evaluate_run(run_dir, result, prepared, options)
-    old = result.get("metrics")
-    computed = count_ok(new)
-    lines = unavailable_lines(new, run_dir)
-    kept_any = bool(old) and count_ok(old) > 0
-    if computed or not kept_any:  # nothing new over computed entries: leave the file as it is
-        result["metrics"] = merge_metrics(old, new)
-        write_result(run_dir, result)
-    kept = {(k["direction"], k["metric"]) for k in result["metrics"].get("kept_from_previous_evaluation", [])}
-    if kept and computed:
-        lines.append(f"{run_dir}: kept {len(kept)} earlier computed entr{'y' if len(kept) == 1 else 'ies'} "
-                     "that could not be recomputed")
-    elif kept_any and not computed:
-        lines.append(f"{run_dir}: nothing recomputed; result.json keeps its earlier entries")
-    asked = sum(len(d) for d in new["directions"].values())
-    return Reevaluation(path, result["metrics"]["status"], computed, asked, lines)
+    return prepared

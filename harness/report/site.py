@@ -26,6 +26,7 @@ from harness.io import write_text
 from harness.leaderboard import build_tables
 from harness.leaderboard.publish import replace_folder
 from harness.report import figures
+from harness.report.diagnostics import run_extras
 from harness.report.tables import table_view
 from harness.results import iter_results, now_iso
 
@@ -190,7 +191,7 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
         for page in pages:
             _run_assets(page, site)
             write_text(site / "runs" / f"{page.slug}.html", env.get_template("run.html").render(
-                root="../", page=page, metrics=_metric_rows(page.result), **common))
+                root="../", page=page, metrics=_metric_rows(page.result), extras=run_extras(page.result), **common))
         tasks = []
         for task, task_pages in sorted(by_task.items()):
             figs = _task_figures(task, task_pages, site)

@@ -35,7 +35,7 @@ class PHADiscriminator(nn.Module):
             return self.net(x)
         logits, features = self.net(x, return_features=True)
         # Post-hoc: a read-out of the activations, not a trained output, so no gradient flows through it.
-        raw = features[self.layer - 1].detach().abs().mean(1, keepdim=True)
+        raw = features[self.layer - 1].detach().float().abs().mean(1, keepdim=True)  # float32 under autocast too
         return logits, raw
 
 
@@ -98,7 +98,9 @@ class TAMDiscriminator(nn.Module):
         logits = self.head((attention + 1) * trunk)  # Eq. 3: E = (A + 1) x T
         if not with_map:
             return logits
-        return logits, attention.detach().mean(1, keepdim=True)
+        # The channel mean in float32: under bf16 autocast a bf16 mean of 256 sigmoid channels
+        # rounds the whole map to a dozen values (8-bit mantissa near 0.5).
+        return logits, attention.detach().float().mean(1, keepdim=True)
 
 
 def build_attention_discriminator(kind: str, in_channels: int, ndf: int, norm: str, pha_layer: int,

@@ -68,6 +68,43 @@ class AttentionGuidance:
         n = images.shape[0]
         return torch.full((n, 1, self.map_size, self.map_size), value, device=images.device, dtype=images.dtype)
 
+    def initial_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The map of a first visit at test: the memory's initial map (`memory_init`): all ones, or
+        U[0, 1) noise from a fixed seed (test images have no training memory, so not per image)."""
+        if self.config.memory_init == "uniform":
+            generator = torch.Generator().manual_seed(0)
+            noise = torch.rand((images.shape[0], 1, self.map_size, self.map_size), generator=generator)
+            return noise.to(device=images.device, dtype=images.dtype, non_blocking=True)
+        return self.constant_map(images)
+
+    @staticmethod
+    def constant_like(maps: torch.Tensor) -> torch.Tensor:
+        """Each map replaced by a constant map of its mean (the `constant` ablation)."""
+        return maps.mean((-2, -1), keepdim=True).expand_as(maps).contiguous()
+
+    def ablated(self, maps: torch.Tensor, direction: str) -> torch.Tensor:
+        """Test-time maps under `attn_source`: `constant`, each map's mean; `shuffled`, each image
+        gets the previous test image's map (in the order translated; the first one the initial map),
+        whatever the batching; otherwise the maps unchanged."""
+        how = getattr(self.config, "attn_source", "memory")
+        if how == "constant":
+            return self.constant_like(maps)
+        if how != "shuffled":
+            return maps
+        partners = self.__dict__.setdefault("_test_partner", {})
+        previous = partners.get(direction)
+        if previous is None or previous.shape != maps.shape[1:] or previous.device != maps.device:
+            previous = self.initial_map(maps[:1])[0]
+        partners[direction] = maps[-1].detach()
+        return torch.cat([previous[None].to(maps.dtype), maps[:-1]])
+
+    def guided_output_fn(self, direction: str, generator: nn.Module | None = None):
+        """(images, maps) → generator(x ⊕ g(M)) for `direction`: this method's generator, or another
+        one fed the same guided inputs (the diagnostics' control)."""
+        if generator is None:
+            return lambda images, maps: self.guided_output(images, maps, direction)
+        return lambda images, maps: generator(self.guide(images, maps, self.transfer_for(direction)))
+
     def unguided_input(self, images: torch.Tensor, transfer: nn.Module) -> torch.Tensor:
         """A pass without a map: RHP factor 1 (the images); Alpha the fourth channel `alpha_unguided` names."""
         if self.config.injection == "alpha" and self.config.alpha_unguided == "transfer":
@@ -89,6 +126,7 @@ class AttentionGuidance:
         return {"attention": self.display(attention, images.shape[-1]), "output": self.translate(images, direction),
                 "influence_x4": influence}
 
-    def diagnostics(self, batches: dict) -> dict:
-        """Called by the pipeline after training; recorded in result.json (see `diagnostics.py`)."""
-        return attention_diagnostics(self, batches)
+    def diagnostics(self, batches: dict, quantise, run_dir=None) -> dict:
+        """Called by the pipeline after training; recorded in result.json (see `diagnostics.py`).
+        `quantise`: the translations' uint8 rounding; `run_dir`: where to look for a control run."""
+        return attention_diagnostics(self, batches, quantise, run_dir)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from harness.registry import register_method
 from harness.training.method import MethodConfig
@@ -18,6 +18,9 @@ from harness.training.method import MethodConfig
 
 @dataclass(frozen=True)
 class AttentionOptions(MethodConfig):
+    # Options that change only the test path: `harness evaluate RUN_DIR --set test_placeholder=ones`
+    # evaluates a finished run's checkpoint under another value without retraining (harness/retest.py).
+    test_time_options: ClassVar[tuple[str, ...]] = ("test_placeholder",)
     # Which map: post-hoc activations (Eq. 2) or the trainable branch (Eq. 3). Set by the variant.
     attention: Literal["pha", "tam"] = "pha"
     # How the map enters G: RHP x·(1+g(M)) (Eq. 4) or Alpha [x, g(M)] (Eq. 5, RGBA reading). Set by the variant.
@@ -35,12 +38,14 @@ class AttentionOptions(MethodConfig):
     # P5: the reference hard-codes BatchNorm in the TAM branch whatever the discriminator's norm.
     tam_branch_norm: Literal["batch", "instance"] = "batch"
     # P13: the paper has a learned g in every setting (one g shared by G and F); the reference
-    # unsupervised code has none (a parameter-free resize of the map): "fixed". Default chosen by
-    # measurement (README: attention influence and map spread, learned vs fixed).
+    # unsupervised code has none (a parameter-free resize of the map): "fixed", the unsupervised
+    # default for that reason. (A larger influence is no argument: a generator that never saw a map
+    # moves as much under x·(1 + M), see README "Measured".)
     transfer_block: Literal["learned", "fixed"] = "fixed"
     # The reference g ends with an InstanceNorm on the 1-channel logits (standardises each map).
     transfer_last_norm: Literal["instance", "none"] = "instance"
     # P8: all-ones at the start (paper and code); U[0,1) noise was tried in the paper ("limited impact").
+    # The test path's first pass starts from the same kind of map (test_placeholder="training").
     memory_init: Literal["ones", "uniform"] = "ones"
     # P11: "image" keeps stored maps in the whole image's frame and maps them through each batch's
     # crop and flip (the batch carries them), so a map lines up with the content it describes;

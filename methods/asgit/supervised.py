@@ -100,9 +100,19 @@ class AsgitSupervised(AttentionGuidance, Method):
     def guided_output(self, images: torch.Tensor, attention: torch.Tensor, direction: str) -> torch.Tensor:
         return self.G[direction](self.guide(images, attention, self.T[direction]))
 
+    def transfer_for(self, direction: str) -> nn.Module:
+        return self.T[direction]
+
+    def untrained_generator(self) -> nn.Module:
+        """A fresh U-Net of this model's shape (the diagnostics' control: no supervised baseline shares it)."""
+        c = self.config
+        return init_weights(UnetGenerator(self.generator_channels(), self.context.channels,
+                                          unet_depth_for(self.context.image_size), c.ngf, c.norm, c.dropout), c.init_gain)
+
     def feedback_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
-        """Eq. 1 once: D's map of (x, G(x·(1 + g(1)))), the kind of map G got in training."""
-        first = self.guided_output(images, self.constant_map(images), direction)
+        """Eq. 1 once: D's map of (x, G(x·(1 + g(M0)))), M0 the memory's initial map, the kind of map
+        G got in training."""
+        first = self.guided_output(images, self.initial_map(images), direction)
         _, raw = self.D[direction](self.d_input(images, first), with_map=True)
         return self.finish(raw)
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 
 from baselines.cyclegan import CycleGAN, CycleGANConfig
-from harness.nets import ResnetGenerator
+from harness.nets import ResnetGenerator, init_weights
 from harness.training.method import MethodContext
 from methods.asgit.guidance import AttentionGuidance
 from methods.asgit.options import AttentionOptions, register_variant
@@ -31,7 +31,11 @@ class AsgitCycleConfig(AttentionOptions, CycleGANConfig):
     lambda_identity: float = 0.0
     # P6/P7: the paper's feedback loop (per-image memory, D_Y's map of G(x)) for all four variants;
     # "online" is the reference v2 (README's Alpha runs): D_X's live map of the real input.
-    attn_source: Literal["memory", "online"] = "memory"
+    # Ablations of the paper's claim that the map guides G (the memory loop runs unchanged):
+    # "shuffled" feeds, in training and at test, the map of another image (training: the image whose
+    # map the memory wrote last; test: the previous test image's feedback map); "constant" feeds a
+    # constant map with the mean of the map "memory" would feed.
+    attn_source: Literal["memory", "online", "shuffled", "constant"] = "memory"
     # P12: Eq. 10 writes F(G(x)) with no map (reference v1); "online" guides it with the live map of
     # the discriminator of the fake's domain (reference v2).
     recon_guidance: Literal["none", "online"] = "none"
@@ -46,7 +50,7 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
     def __init__(self, config: AsgitCycleConfig, context: MethodContext):
         super().__init__(config, context)
         self.transfer = self.make_transfer()
-        self.memory = self.make_memory() if config.attn_source == "memory" else None
+        self.memory = self.make_memory() if config.attn_source != "online" else None
 
     # ---- networks (CycleGAN hooks) --------------------------------------------------------
     def build_generator(self, channels: int) -> torch.nn.Module:
@@ -72,11 +76,14 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
 
     # ---- the CycleGAN step's hooks ----------------------------------------------------------
     def generator_input(self, images: torch.Tensor, direction: str, batch: dict[str, Any]) -> torch.Tensor:
-        source = direction[0]
-        if self.config.attn_source == "memory":
-            attention = self.memory.read(source, batch[f"{source}_id"], images.device, batch.get(f"{source}_view"))
-        else:
+        source, how = direction[0], self.config.attn_source
+        if how == "online":
             attention = self.live_map(source, images)
+        else:
+            attention = self.memory.read(source, batch[f"{source}_id"], images.device, batch.get(f"{source}_view"),
+                                         partner=how == "shuffled")
+            if how == "constant":
+                attention = self.constant_like(attention)
         return self.guide(images, attention, self.transfer)
 
     def reconstruction_input(self, fakes: torch.Tensor, direction: str) -> torch.Tensor:
@@ -95,7 +102,7 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
                               batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         logits_B, raw_B = self.D_B(fake_B, with_map=True)
         logits_A, raw_A = self.D_A(fake_A, with_map=True)
-        if self.config.attn_source == "memory":
+        if self.memory is not None:
             # Eq. 1: x's next visit is guided by D_Y's map of G(x) from this forward pass (D before its update).
             self.memory.write("A", batch["A_id"], self.finish(raw_B), batch.get("A_view"))
             self.memory.write("B", batch["B_id"], self.finish(raw_A), batch.get("B_view"))
@@ -106,13 +113,21 @@ class AsgitCycle(AttentionGuidance, CycleGAN):
         generator = self.G_AB if direction == "A2B" else self.G_BA
         return generator(self.guide(images, attention, self.transfer))
 
+    def transfer_for(self, direction: str) -> torch.nn.Module:
+        return self.transfer
+
+    def untrained_generator(self) -> torch.nn.Module:
+        """A fresh generator of this model's shape (the diagnostics' control when no CycleGAN run exists)."""
+        return init_weights(self.build_generator(self.context.channels), self.config.init_gain)
+
     def feedback_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         """The kind of map G got in training: online, the live map of the input; memory, Eq. 1 once
-        (a first visit with the memory's initial all-ones map, then D_Y's map of that output)."""
+        (a first visit with the memory's initial map, then D_Y's map of that output), passed through
+        the `shuffled` / `constant` ablation when one is set."""
         if self.config.attn_source == "online":
             return self.live_map(direction[0], images)
-        first = self.guided_output(images, self.constant_map(images), direction)
-        return self.live_map(direction[-1], first)
+        first = self.guided_output(images, self.initial_map(images), direction)
+        return self.ablated(self.live_map(direction[-1], first), direction)
 
     def test_map(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         """The map G is given at test (`test_placeholder`)."""
