@@ -83,7 +83,7 @@ def test_site_has_every_table_and_page_with_relative_links_that_resolve(results,
     html = index.read_text(encoding="utf-8")
     for spec in load_tables():
         assert f'data-table="{spec.name}"' in html, spec.name
-    assert "Notes (" in html and "Table 2: target-KID" in html
+    assert "notes (" in html and "Table 2: target-KID" in html
     pages = sorted(site.rglob("*.html"))
     assert {p.relative_to(site).as_posix() for p in pages} >= {
         "index.html", "tasks/demo.html", "tasks/horse2zebra.html", "runs/demo--cyclegan--smoke-seed0.html",
@@ -97,8 +97,13 @@ def test_site_has_every_table_and_page_with_relative_links_that_resolve(results,
             assert (page.parent / target).resolve().is_file() if target else anchor in parser.ids, f"{page}: {ref}"
     run_page = (site / "runs" / "demo--cyclegan--smoke-seed0.html").read_text(encoding="utf-8")
     assert "Loss curves" in run_page and "step 5" in run_page and "target_kid_x100" in run_page
+    assert run_page.index("target_kid_x100") < run_page.index("Loss curves") < run_page.index("Config")
+    assert "harness run --task demo --methods cyclegan --schedule smoke --seed 0" in run_page
     assert (site / "img" / "demo--cyclegan--smoke-seed0" / "losses.png").is_file()
-    figure = Image.open(site / "img" / "task-demo--A2B.png")
+    assert (site / "img" / "demo--cyclegan--smoke-seed0" / "losses.svg").is_file()
+    for ext in ("md", "tex", "csv"):
+        assert (site / "tables" / f"demo.{ext}").is_file()
+    figure = Image.open(site / "img" / "task-demo--smoke--A2B.png")
     assert figure.width > figure.height  # input, two methods, ground truth side by side
 
 
