@@ -157,3 +157,54 @@ def test_every_page_renders_in_headless_chromium_without_broken_images(results, 
     _in_browser(browser, site / "index.html", "--window-size=1400,1800", f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape == (1800, 1400) and pixels.std() > 10  # something was drawn, not a blank page
+
+
+FIRST_SCREEN_SCRIPT = """<script>window.addEventListener('load', () => {
+const inView = el => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight && r.width > 0; };
+document.body.dataset.firstScreen = Array.from(document.querySelectorAll('table[data-table="demo"] td'))
+.filter(inView).map(td => td.textContent.trim()).filter(t => /^[0-9]/.test(t)).join(' ');
+document.body.dataset.titleSizes = Array.from(document.querySelectorAll('table.sbs th.title'))
+.map(th => parseFloat(getComputedStyle(th).fontSize)).join(' ');
+document.body.dataset.tileWidths = Array.from(document.querySelectorAll('table.sbs img'))
+.map(i => i.getBoundingClientRect().width + '/' + i.naturalWidth).join(' '); });</script>"""
+
+
+def _probe(browser: str, page: Path, tmp_path: Path) -> str:
+    probe = page.with_name(f"_probe_{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", FIRST_SCREEN_SCRIPT + "</body>"),
+                     encoding="utf-8")
+    try:
+        return _in_browser(browser, probe, "--window-size=1400,900", "--virtual-time-budget=5000", "--dump-dom")
+    finally:
+        probe.unlink()
+
+
+def test_first_screen_shows_a_demo_number_and_figure_titles_are_readable(results, tmp_path):
+    browser = _browser()
+    site = write_report(results, tmp_path / "site").parent
+    dom = _probe(browser, site / "index.html", tmp_path)
+    shown = re.search(r'data-first-screen="([^"]*)"', dom).group(1).split()
+    assert "2.000" in shown or "3.000" in shown, shown  # the demo table's KID values, on the first screen
+    dom = _probe(browser, site / "tasks" / "demo.html", tmp_path)
+    sizes = [float(s) for s in re.search(r'data-title-sizes="([^"]*)"', dom).group(1).split()]
+    assert len(sizes) == 4 and min(sizes) >= 10  # input, ground truth and two methods
+    for pair in re.search(r'data-tile-widths="([^"]*)"', dom).group(1).split():
+        shown_px, natural = (float(x) for x in pair.split("/"))
+        assert shown_px >= 64 and shown_px % natural == 0  # a whole-number scale, at least 64 px
+
+
+def test_task_figure_orders_methods_by_headline_and_run_page_lists_each_reason_once(results, tmp_path):
+    site = write_report(results, tmp_path / "site").parent
+    task = (site / "tasks" / "demo.html").read_text(encoding="utf-8")
+    titles = re.findall(r'<th class="title">(?:<a [^>]*>)?([^<]+)', task)
+    assert titles == ["input", "ground truth", "asgit-pha-rhp", "cyclegan"]  # KID 2.0 before 3.0 (lower is better)
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.index('data-table="demo"') < index.index('data-table="table1"')  # numbers before empty tables
+    assert "filled by runs on" in index and 'href="runs/demo--cyclegan--smoke-seed0.html"' in index
+    run = json.loads((results / "demo" / "cyclegan" / "smoke-seed0" / "result.json").read_text())
+    reason = "Inception weights not found at /somewhere; fix: get them, then run `harness evaluate RUN_DIR`"
+    run["metrics"]["directions"]["B2A"] = {m: {"status": "unavailable", "reason": reason}
+                                           for m in ("target_kid_x100", "fused_kid_x100", "target_fid")}
+    (results / "demo" / "cyclegan" / "smoke-seed0" / "result.json").write_text(json.dumps(run))
+    page = (write_report(results, tmp_path / "site2").parent / "runs" / "demo--cyclegan--smoke-seed0.html")
+    assert page.read_text(encoding="utf-8").count("Inception weights not found") == 1

@@ -87,7 +87,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
         entries = {k: v for k, v in out.items() if isinstance(v, dict) and "status" in v}
-        for line in unavailable_lines({"directions": {"folders": entries}}):
+        for line in unavailable_lines({"directions": {"folders": entries}}, mode="folders"):
             print(line, file=sys.stderr)
         return 0 if any(e["status"] == "ok" for e in entries.values()) else 1
     if args.reference_rows:

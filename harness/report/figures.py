@@ -37,6 +37,7 @@ def read_losses(path: Path) -> list[dict]:
     return records
 
 
+SIDE_TAGS = ("A", "B", "AB", "BA", "A2B", "B2A")
 FAMILY_ORDER = ("gan", "adv", "cycle", "cyc", "identity", "idt", "l1", "recon", "nce", "kl", "cls", "gp",
                 "attention", "D", "other")
 
@@ -44,7 +45,7 @@ FAMILY_ORDER = ("gan", "adv", "cycle", "cyc", "identity", "idt", "l1", "recon", 
 def loss_name(name: str) -> str:
     """One spelling across methods: the family part in lower case (G_L1_A2B and G_l1_A2B are one loss)."""
     parts = name.split("_")
-    if len(parts) > 1:
+    if len(parts) > 1 and not parts[0].upper().startswith("D") and parts[1] not in SIDE_TAGS:
         parts[1] = parts[1].lower()
     return "_".join(parts)
 
@@ -78,7 +79,7 @@ def loss_figure(losses_jsonl: Path, out: Path, title: str = "", vector: bool = F
     plt = _pyplot()
     ncols = min(4, len(groups))
     nrows = -(-len(groups) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.2 * nrows + 0.3), squeeze=False)
     for ax in axes.flat[len(groups):]:
         ax.axis("off")
     for ax, (group, members) in zip(axes.flat, groups.items()):

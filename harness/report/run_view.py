@@ -124,12 +124,6 @@ def run_pictures(page, site: Path) -> dict[str, list[dict]]:
     """Loss curves, sample grids and snapshots of one run, copied/drawn under img/<slug>/."""
     base, out = f"img/{page.slug}", {}
     names = page.result.get("directions") or {}
-    loss = figures.loss_figure(page.run_dir / "losses.jsonl", site / base / "losses.png",
-                               f"{page.method} on {page.task} ({page.run_id})", vector=True)
-    if loss is not None:
-        out["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval "
-                               "(one panel per loss family)", "width": None,
-                               "vector": f"{base}/losses.svg" if (site / base / "losses.svg").is_file() else None}]
     samples = []
     tile = ((page.result.get("config") or {}).get("schedule") or {}).get("image_size")
     for direction, info in (page.result.get("samples") or {}).items():
@@ -139,6 +133,12 @@ def run_pictures(page, site: Path) -> dict[str, list[dict]]:
             samples.append(_picture(src, site, f"{names.get(direction, direction)}: {cols}", tile))
     if samples:
         out["Samples (as scored: test-time mode, batch 1)"] = samples
+    loss = figures.loss_figure(page.run_dir / "losses.jsonl", site / base / "losses.png",
+                               f"{page.method} on {page.task} ({page.run_id})", vector=True)
+    if loss is not None:
+        out["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval "
+                               "(one panel per loss family)", "width": None,
+                               "vector": f"{base}/losses.svg" if (site / base / "losses.svg").is_file() else None}]
     snaps = []
     for path in sorted((page.run_dir / "snapshots").glob("step*_*.png")):
         step, _, direction = path.stem.partition("_")
