@@ -246,7 +246,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
         result["diagnostics"] = diagnose({d: test_batches(prepared.split.test[d[0]], image) for d in method.directions})
     result["metrics"] = evaluate_after_training(run_dir, result, prepared, eval_options)
     write_result(run_dir, result)
-    log.info("wrote %s", run_dir / RESULT_NAME)
+    log.debug("wrote %s", run_dir / RESULT_NAME)  # stdout prints the path
     if not keep_checkpoint:
         shutil.rmtree(trainer.checkpoint_path.parent, ignore_errors=True)
     distributed.shutdown(device.dist)

@@ -23,6 +23,9 @@ COMMAND_MODULES = ("harness.cli.list_cmd", "harness.cli.run_cmd", "harness.cli.e
                    "harness.cli.grid_cmd", "harness.cli.bench_cmd")
 
 
+OWN_LOGGERS = ("harness", "methods", "baselines")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with did-you-mean for unknown options and choices, exit code 2."""
 
@@ -66,8 +69,12 @@ def build_parser() -> Parser:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+    # Third-party libraries speak only from WARNING up (no matplotlib font-cache or torch INFO lines);
+    # the harness's own packages at INFO (DEBUG with -v).
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return int(handler(args) or 0)

@@ -117,7 +117,7 @@ def write_leaderboards(results: str | Path, out: str | Path, schedule: Optional[
     with replace_folder(out) as stage:
         for table in outcome.written:
             write_table(table, stage, options)
-            log.info("wrote %s/%s.{md,tex,csv} (%d/%d reproduced cells)", out, table.spec.name, *table.filled())
+            log.debug("wrote %s/%s.{md,tex,csv} (%d/%d reproduced cells)", out, table.spec.name, *table.filled())
         outcome.kept = [name for name in outcome.refused if (stage / f"{name}.md").exists()]
         write_text(stage / "README.md", index_markdown(specs, outcome, results, schedule))
     return outcome

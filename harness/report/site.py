@@ -107,5 +107,5 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
         write_text(site / "index.html", env.get_template("index.html").render(
             root="", tables=full, empty=empty, refused=outcome.refused, tasks=tasks,
             summary=index_view.summary(pages), runs=index_view.run_rows(pages), **common))
-    log.info("wrote %s (%d tables, %d tasks, %d runs)", out / "index.html", len(written), len(tasks), len(pages))
+    log.debug("wrote %s (%d tables, %d tasks, %d runs)", out / "index.html", len(written), len(tasks), len(pages))
     return out / "index.html"
