@@ -57,7 +57,7 @@ def open_tensorboard(folder: Path) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:  # torch ships the writer, the `tensorboard` package provides the format
         raise UsageError(f"--tensorboard needs the tensorboard package ({exc}); install it with "
-                         "`pip install 'harness[tensorboard]'` (or `pip install tensorboard`)") from None
+                         "`pip install -e '.[tensorboard]'` in a checkout (or `pip install 'i2i-harness[tensorboard]'`)") from None
     return SummaryWriter(log_dir=str(folder))
 
 
