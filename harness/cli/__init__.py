@@ -112,15 +112,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `harness list | head`: the reader left; nothing to report
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except OSError as exc:
         message = describe_os_error(exc)  # disk full, read-only folder: one line, not a traceback
         if message is None:
             raise
         print(f"harness: error: {message}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `harness list | head`: the reader left; nothing to report
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print("harness: interrupted; `harness resume RUN_DIR` continues from the last checkpoint", file=sys.stderr)
         return 130
