@@ -108,14 +108,14 @@ def test_evaluation_metadata_reaches_the_table(evaluated_demo, tmp_path):
     assert table.not_evaluated == []  # evaluated, even though KID is left out
 
     md = render.to_markdown(table)
-    assert "| fal† " in md and f"† fal: {FAL_PROVENANCE}." in md
+    assert "| FAL† " in md and f"† FAL: {FAL_PROVENANCE}." in md
     assert "_segmenter ceiling_" in md and "_test-render-colours on the real test photos_" in md
     assert md.index("_reference rows_") < md.index("_segmenter ceiling_")
     # one note for the two test-only KID values in the table's columns (B2A KID is in no column)
     assert "Left out: 2 metric value(s) from 2 result file(s) computed with test-only tools (test-tiny-pool4x4" in md
     assert md.count("test-tiny-pool4x4") == 1 and "for\\_leaderboards: false" in md
     tex = render.to_latex(table)
-    assert r"\textit{Segmenter ceiling}" in tex and r"fal$^{\dagger}$" in tex and "?" not in tex
+    assert r"\textit{Segmenter ceiling}" in tex and r"FAL$^{\dagger}$" in tex and "?" not in tex
     frame = render.to_frame(table)
     kid_values = frame[(frame.metric == "target_kid_x100") & (frame.source == "reproduced")].value
     assert kid_values.isna().all()  # not in the CSV either
