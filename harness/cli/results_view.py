@@ -132,5 +132,5 @@ def best_line(runs: pd.DataFrame, metrics: pd.DataFrame, ids: bool = False) -> l
                 value, method = min(scored) if headline.lower_is_better else max(scored)
                 parts.append(f"{key.rsplit(' ', 1)[0]}: {method} ({headline.label} {value:.3f})")
         if parts:
-            out.append(f"best on {task}: " + "; ".join(parts))
+            out.append(textwrap.fill(f"best on {task}: " + "; ".join(parts), _width(), subsequent_indent="  "))
     return out
