@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from harness.headline import headline_for, mean_score, result_metrics
 from harness.leaderboard.build import BuiltTable
+from harness.leaderboard.names import display_name
 from harness.report.run_view import status_words
 from harness.report.tables import table_view
 
@@ -76,7 +77,7 @@ def run_rows(pages: list) -> list[dict[str, Any]]:
         headline = headline_for(page.task, result_metrics(page.result))
         score = mean_score(page.result, headline.metric) if headline else None
         run = page.result.get("run") or {}
-        rows.append({"page": page, "task": page.task, "method": page.method,
+        rows.append({"page": page, "task": page.task, "method": display_name(page.method),
                      "schedule": str(page.result.get("schedule")), "seed": page.result.get("seed"),
                      "overrides": overrides_words(page.overrides),
                      "score": "" if score is None else f"{score:.3g}",

@@ -19,6 +19,7 @@ from PIL import Image
 from harness.data.layouts import ImageRef
 from harness.data.datasets import load_image
 from harness.headline import headline_for, ok_value, result_metrics
+from harness.leaderboard.names import display_name
 from harness.report import figures
 
 PER_ROW = 8  # method columns per row of the on-page figure (after input and ground truth)
@@ -108,14 +109,14 @@ def _figure(task: str, schedule: str, direction: str, chosen: dict, site: Path) 
             width = max(width, w or 0)
             tiles.append(rel if w else None)
         link = f"runs/{chosen[title].slug}.html" if title in chosen else None
-        grid.append({"title": title, "score": score, "tiles": tiles, "link": link})
+        grid.append({"title": display_name(title) if title in chosen else title, "score": score, "tiles": tiles,
+                     "link": link})
     scale = max(1, -(-MIN_TILE // max(width, 1)))
     rows = [grid[:2] + grid[2 + k:2 + k + PER_ROW] for k in range(0, max(len(grid) - 2, 1), PER_ROW)]
     png = f"{base}.png"
-    figures.side_by_side(ids, {k: v for k, v in inputs.items() if v}, {f"{m}\n{_score_text(scores[m], headline)}"
-                                                                        .strip(): columns[m] for m in order},
-                         {k: v for k, v in targets.items() if v}, site / png,
-                         f"{task} {name} ({schedule} schedule)", label, first=True)
+    titled = {f"{display_name(m)}\n{_score_text(scores[m], headline)}".strip(): columns[m] for m in order}
+    figures.side_by_side(ids, {k: v for k, v in inputs.items() if v}, titled, {k: v for k, v in targets.items() if v},
+                         site / png, f"{task} {name} ({schedule} schedule)", label, first=True)
     missing = not any(p and p.path.is_file() for p in inputs.values())
     root = (any_page.result.get("data") or {}).get("root")
     return {"direction": f"{name} ({direction})", "schedule": schedule, "rows": rows, "ids": ids,
