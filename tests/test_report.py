@@ -160,7 +160,8 @@ def test_every_page_renders_in_headless_chromium_without_broken_images(results, 
 
 
 FIRST_SCREEN_SCRIPT = """<script>window.addEventListener('load', () => {
-const inView = el => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight && r.width > 0; };
+const inView = el => { const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < innerHeight && r.width > 0; };
 document.body.dataset.firstScreen = Array.from(document.querySelectorAll('table[data-table="demo"] td'))
 .filter(inView).map(td => td.textContent.trim()).filter(t => /^[0-9]/.test(t)).join(' ');
 document.body.dataset.titleSizes = Array.from(document.querySelectorAll('table.sbs th.title'))

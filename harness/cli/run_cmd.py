@@ -162,7 +162,8 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
             misfits.append(f"{name} ({'/'.join(method_cls.settings)})")
     if misfits:  # all of them, before any training (not after the first method's whole run)
         fits = methods_for_task(task)
-        raise UsageError(f"--methods: {', '.join(misfits)} {'does' if len(misfits) == 1 else 'do'} not fit task {task_name!r} "
+        verb = "does" if len(misfits) == 1 else "do"
+        raise UsageError(f"--methods: {', '.join(misfits)} {verb} not fit task {task_name!r} "
                          f"({'/'.join(task.settings)}); methods that fit: {', '.join(fits) or 'none'}")
     return names
 
