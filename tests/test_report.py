@@ -210,3 +210,12 @@ def test_task_figure_orders_methods_by_headline_and_run_page_lists_each_reason_o
     (results / "demo" / "cyclegan" / "smoke-seed0" / "result.json").write_text(json.dumps(run))
     page = (write_report(results, tmp_path / "site2").parent / "runs" / "demo--cyclegan--smoke-seed0.html")
     assert page.read_text(encoding="utf-8").count("Inception weights not found") == 1
+
+
+def test_loss_panels_group_by_family_with_one_spelling():
+    from harness.report.figures import loss_family, loss_name
+    families = {n: loss_family(loss_name(n)) for n in ("G_gan_AB", "G_L1_A2B", "G_l1_B2A", "D_A", "NCE_A2B",
+                                                         "G_A_gan", "cycle_A")}
+    assert families == {"G_gan_AB": "gan", "G_L1_A2B": "l1", "G_l1_B2A": "l1", "D_A": "D", "NCE_A2B": "nce",
+                        "G_A_gan": "gan", "cycle_A": "cycle"}  # L1 (×100) never shares the GAN terms' axis
+    assert loss_name("G_L1_A2B") == "G_l1_A2B" and loss_name("D_A") == "D_A"

@@ -54,10 +54,11 @@ def loss_family(name: str) -> str:
     """The panel a loss goes in: what it measures (G_gan_AB → gan, G_cycle → cycle, G_l1_A2B → l1), all
     discriminator losses (D_A, D_B) together. Losses of one family share a scale; an L1 term weighted ×100
     on the GAN terms' axis would flatten them."""
-    head, sep, rest = name.partition("_")
-    if head.upper().startswith("D") or not sep:
-        return "D" if head.upper().startswith("D") else "other"
-    return rest.split("_")[0].lower()
+    head, _, rest = name.partition("_")
+    if head.upper().startswith("D"):
+        return "D"
+    words = [w for w in rest.split("_") if w and w not in SIDE_TAGS]  # G_A_gan → gan, NCE_A2B → nce
+    return (words[0] if words and head.upper() == "G" else head).lower()
 
 
 def _family_rank(family: str) -> tuple[int, str]:
