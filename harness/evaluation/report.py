@@ -48,7 +48,8 @@ def _grouped_lines(groups: dict[tuple[str, str], dict[str, list[str]]], mode: st
     for (why, fix), group in groups.items():
         runs = group.get("runs") or []
         inside = "" if not runs else f" in {runs[0]}" if len(runs) == 1 else f" in {len(runs)} runs"
-        fix = fix_for_mode(fix, mode, run_dir) if fix else f"address the reason, then {again}"
+        named = run_dir if run_dir is not None else runs[0] if len(runs) == 1 else None
+        fix = fix_for_mode(fix, mode, named) if fix else f"address the reason, then {again}"
         lines.append(f"{where}{', '.join(group['metrics'])} ({', '.join(group['dirs'])}) not computed{inside}: "
                      f"{why}. Fix: {fix}")
     return lines
