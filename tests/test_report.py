@@ -219,3 +219,15 @@ def test_loss_panels_group_by_family_with_one_spelling():
     assert families == {"G_gan_AB": "gan", "G_L1_A2B": "l1", "G_l1_B2A": "l1", "D_A": "D", "NCE_A2B": "nce",
                         "G_A_gan": "gan", "cycle_A": "cycle"}  # L1 (×100) never shares the GAN terms' axis
     assert loss_name("G_L1_A2B") == "G_l1_A2B" and loss_name("D_A") == "D_A"
+
+
+def test_report_files_are_readable_by_others_under_umask_022(results, tmp_path):
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        site = write_report(results, tmp_path / "site").parent
+    finally:
+        os.umask(old)
+    unreadable = [p for p in site.rglob("*") if p.is_file() and not p.stat().st_mode & stat.S_IROTH]
+    assert unreadable == []  # atomic writes used to leave mkstemp's 0600
