@@ -49,8 +49,8 @@ case "${1:-}" in
         "$VENV/bin/harness" leaderboard --only demo --schedule demo --out results/leaderboards-demo
         "$VENV/bin/harness" report --results results --out report  # prints: report -> report/index.html
         # The demo ends with its table (fits 120 columns, best first) and where to look next.
-        COLUMNS="${COLUMNS:-120}" "$VENV/bin/harness" results --results results --task demo --schedule demo
-        echo "figures, loss curves and every run: open report/index.html"
+        COLUMNS="${COLUMNS:-120}" "$VENV/bin/harness" results --results results --task demo --schedule demo \
+            --report report/index.html
         ;;
     test)
         setup

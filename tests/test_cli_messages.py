@@ -75,6 +75,10 @@ def test_results_fits_the_terminal_and_unknown_names_exit_2(capsys, tmp_path, mo
     assert lines.index(next(x for x in lines if x.startswith("UNIT"))) < \
         lines.index(next(x for x in lines if x.startswith("CycleGAN")))  # lower KID first, display names
     assert "best on horse2zebra: H2Z: UNIT" in out
+    assert cli_main(["results", "--results", str(root), "--report", "report/index.html"]) == 0
+    out = capsys.readouterr().out
+    closing = " ".join(out[out.index("best on"):].split())  # wrapped at 80 columns, one sentence
+    assert "UNIT" in closing and closing.endswith("open report/index.html")
     code, err = _error(capsys, ["results", "--results", str(root), "--task", "hors2zebra"])
     assert code == 2 and "did you mean horse2zebra?" in err
     code, err = _error(capsys, ["results", "--results", str(root), "--method", "cyclgan"])

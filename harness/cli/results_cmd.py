@@ -25,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--long", action="store_true",
                    help="with --csv: write the tidy long form (one row per run, direction and metric)")
     p.add_argument("--ids", action="store_true", help="name methods by registry id, not as the paper prints them")
+    p.add_argument("--report", default=None, metavar="INDEX",
+                   help="a report's index.html to name on the closing line (e.g. report/index.html)")
     p.set_defaults(handler=handle)
 
 
@@ -58,7 +60,7 @@ def runs_table(runs: pd.DataFrame, metrics: pd.DataFrame, for_display: bool = Fa
 
 
 def handle(args: argparse.Namespace) -> int:
-    from harness.cli.results_view import best_line, terminal_table
+    from harness.cli.results_view import best_line, terminal_table, wrapped
     from harness.errors import UsageError, did_you_mean
     from harness.leaderboard.collect import collect, filter_schedule
 
@@ -83,8 +85,12 @@ def handle(args: argparse.Namespace) -> int:
         print(f"no result files under {args.results}")
     else:
         print(terminal_table(runs, metrics, ids=args.ids))
-        for line in best_line(runs, metrics, ids=args.ids):
-            print(line)
+        closing = best_line(runs, metrics, ids=args.ids)
+        if args.report:  # one closing line: the winners, then where the figures are
+            closing = closing or ["no headline score yet"]
+            closing[-1] += f" · figures and every run: open {args.report}"
+        for line in closing:
+            print(wrapped(line))
     if args.csv:
         frame = metrics if args.long else table
         buffer = io.StringIO()

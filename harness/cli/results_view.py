@@ -116,6 +116,10 @@ def terminal_table(runs: pd.DataFrame, metrics: pd.DataFrame, ids: bool = False,
     return "\n".join(lines)
 
 
+def wrapped(line: str) -> str:
+    return textwrap.fill(line, _width(), subsequent_indent="  ")
+
+
 def best_line(runs: pd.DataFrame, metrics: pd.DataFrame, ids: bool = False) -> list[str]:
     """Per task and direction the best method by the headline score, competitors only."""
     frame, _, headlines = _frame(runs, metrics, ids)
@@ -132,5 +136,5 @@ def best_line(runs: pd.DataFrame, metrics: pd.DataFrame, ids: bool = False) -> l
                 value, method = min(scored) if headline.lower_is_better else max(scored)
                 parts.append(f"{key.rsplit(' ', 1)[0]}: {method} ({headline.label} {value:.3f})")
         if parts:
-            out.append(textwrap.fill(f"best on {task}: " + "; ".join(parts), _width(), subsequent_indent="  "))
+            out.append(f"best on {task}: " + "; ".join(parts))
     return out
