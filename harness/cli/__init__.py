@@ -27,7 +27,7 @@ OWN_LOGGERS = ("harness", "methods", "baselines")
 
 
 # Words people type for a choice that has another name here.
-CHOICE_ALIASES = {"gpu": "cuda", "nvidia": "cuda", "cuda:0": "cuda", "mps": "cpu"}
+CHOICE_ALIASES = {"gpu": "cuda", "nvidia": "cuda", "cuda:0": "cuda"}
 
 
 class Parser(argparse.ArgumentParser):
