@@ -47,6 +47,12 @@ def describe_os_error(exc: OSError, target: str | os.PathLike[str] | None = None
     return f"cannot write {name}: {exc.strerror or os.strerror(exc.errno)}; {advice}"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it over `target` if the block succeeds."""
@@ -59,6 +65,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         if message is None:
             raise
         raise WriteError(message) from exc
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -247,7 +247,10 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
                                          quantise=to_uint8, run_dir=run_dir)
     result["metrics"] = evaluate_after_training(run_dir, result, prepared, eval_options)
     write_result(run_dir, result)
-    log.info("wrote %s", run_dir / RESULT_NAME)
+    log.debug("wrote %s", run_dir / RESULT_NAME)  # stdout prints the path
+    if spec.tensorboard and device.dist.is_main:  # final metrics and config beside the loss curves
+        from harness.training.monitor import write_hparams
+        write_hparams(run_dir, result)
     if not keep_checkpoint:
         shutil.rmtree(trainer.checkpoint_path.parent, ignore_errors=True)
     distributed.shutdown(device.dist)

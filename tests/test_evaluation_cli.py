@@ -4,6 +4,7 @@ val/-only copy of aligned data."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_reevaluation_keeps_computed_entries_and_exits_1_when_it_computes_nothin
     captured = capsys.readouterr()
     after = json.loads(path.read_text())["metrics"]
     assert after == before
-    assert "target_kid_x100 (A2B, B2A) not computed" in captured.err and "Fix:" in captured.err
+    assert re.search(r"target_kid_x100[^\n]* \(A2B, B2A\) not computed", captured.err) and "Fix:" in captured.err
     assert "computed nothing" in captured.err
     # a re-evaluation of some metrics leaves the others as they are
     with tiny_extractor() as name:
@@ -70,8 +71,7 @@ def test_merge_keeps_a_computed_entry_that_could_not_be_recomputed():
         {"direction": "A2B", "metric": "target_kid_x100", "evaluated_at": "then",
          "not_recomputed_because": gone["reason"]}]
     assert unavailable_lines(new, "RUN") == [
-        "RUN: target_kid_x100 (A2B) not computed: Inception weights not found at X. Fix: get them",
-        "RUN: target_fid (A2B) not computed: Inception weights not found at X. Fix: get them"]
+        "RUN: target_kid_x100, target_fid (A2B) not computed: Inception weights not found at X. Fix: get them"]
 
 
 def test_each_translation_is_decoded_once_per_evaluation(isolated, monkeypatch):
@@ -176,7 +176,7 @@ def test_a_val_only_copy_is_enough_for_evaluation_not_for_training(isolated):
         prepare_data(TASKS.get("demo"), root.parent)
 
 
-def test_missing_metrics_of_many_runs_are_one_line_per_metric_and_reason(tmp_path):
+def test_missing_metrics_of_many_runs_are_one_line_per_reason(tmp_path):
     from harness.evaluation.report import runs_unavailable_lines
     gone = {"status": "unavailable", "reason": "Inception weights not found at X; fix: run `harness evaluate RUN_DIR`"}
     small = {"status": "unavailable", "reason": "KID needs at least 10 images per set; got 8 generated"}
@@ -188,9 +188,17 @@ def test_missing_metrics_of_many_runs_are_one_line_per_metric_and_reason(tmp_pat
         (run / "result.json").write_text(json.dumps({"metrics": {"directions": {"A2B": entries, "B2A": entries}}}))
     lines = runs_unavailable_lines([tmp_path / m for m in ("gan", "pix2pix", "identity")] + [tmp_path / "absent"])
     assert lines == [
-        "target_kid_x100 (A2B, B2A) not computed in 3 runs: Inception weights not found at X. "
+        "target_kid_x100, fused_kid_x100 (A2B, B2A) not computed in 3 runs: Inception weights not found at X. "
         "Fix: run `harness evaluate RUN_DIR`",
         f"fused_kid_x100 (A2B, B2A) not computed in {tmp_path / 'gan'}: KID needs at least 10 images per set; got 8 "
-        "generated. Fix: address the reason, then run `harness evaluate RUN_DIR`",
-        "fused_kid_x100 (A2B, B2A) not computed in 2 runs: Inception weights not found at X. "
-        "Fix: run `harness evaluate RUN_DIR`"]
+        "generated. Fix: address the reason, then run `harness evaluate RUN_DIR`"]
+
+
+def test_folder_mode_fix_does_not_name_a_run_folder():
+    from harness.evaluation.report import unavailable_lines
+    gone = {"status": "unavailable", "reason": "weights not found; fix: download them, then run "
+                                               "`harness evaluate RUN_DIR` to fill in KID"}
+    lines = unavailable_lines({"directions": {"folders": {"target_kid_x100": gone, "fused_kid_x100": gone}}},
+                              mode="folders")
+    assert lines == ["target_kid_x100, fused_kid_x100 (folders) not computed: weights not found. "
+                     "Fix: download them, then run this command again"]

@@ -280,12 +280,12 @@ def test_schedule_filter_and_default_schedule_pick(tmp_path):
     outcome = write_leaderboards(root, out, schedule="smoke")
     assert not outcome.refused
     md = (out / "demo.md").read_text(encoding="utf-8")
-    assert "cyclegan" in md and "unit" not in md  # the short-schedule UNIT run is filtered out
+    assert "CycleGAN" in md and "UNIT" not in md  # the short-schedule UNIT run is filtered out
     outcome = write_leaderboards(root, out)  # no --schedule: the longer schedule wins the tie, and says so
     demo = {t.spec.name: t for t in outcome.written}["demo"]
     assert not outcome.refused and demo.schedules == ["short"]
     md = (out / "demo.md").read_text(encoding="utf-8")
-    assert "unit" in md and "cyclegan" not in md and "Schedule shown: `short`" in md and "`smoke` (1/" in md
+    assert "UNIT" in md and "CycleGAN" not in md and "Schedule shown: `short`" in md and "`smoke` (1/" in md
 
 
 def test_runs_with_overrides_stay_out(tmp_path):

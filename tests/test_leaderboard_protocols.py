@@ -121,10 +121,13 @@ def test_ablation_table_has_one_row_per_override_value(tmp_path):
     write_result(root, "horse2zebra", "cyclegan", 0, h2z(9.0), overrides={"lambda_cycle": 1}, run_id="short-seed0-x")
     table = build.build_table(load_table(folder / "ablation.yaml"), collect_results(root))
     titles = {r.title: r.reproduced[0].mean for r in table.competitors}
-    assert titles == {"cyclegan [defaults]": 3.0, "cyclegan [lambda_identity=0]": 4.0,
-                      "cyclegan [lambda_identity=1]": 5.0}
+    assert titles == {"CycleGAN [defaults]": 3.0, "CycleGAN [lambda_identity=0]": 4.0,
+                      "CycleGAN [lambda_identity=1]": 5.0}  # named as the paper prints the method
     assert table.excluded_overrides == 1  # the lambda_cycle run varies another option
-    assert "cyclegan [lambda\\_identity=0]" in render.to_markdown(table)
+    assert "CycleGAN [lambda\\_identity=0]" in render.to_markdown(table)
+    from harness.leaderboard import with_registry_ids
+    assert {r.title for r in with_registry_ids(table).competitors} == {
+        "cyclegan [defaults]", "cyclegan [lambda_identity=0]", "cyclegan [lambda_identity=1]"}
 
 
 def test_fid_tables_build_from_fid_entries(tmp_path):
@@ -145,7 +148,16 @@ def test_latex_caption_once_and_options(tmp_path):
     assert r"\caption{target-KID $\times$100 (lower is better)}" in tex  # LaTeX adds "Table N:" itself
     assert r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}" in tex  # shrink only, never enlarge
     bare = render.to_latex(table, notes=False, paper=False)
-    assert "minipage" not in bare and "paper" not in bare and r"l*{8}{r}" in bare
+    assert "minipage" not in bare and "paper" not in bare and "Method & ours" not in bare
+    assert bare.count(r"l*{4}{r}") == 2  # 8 wide columns: two stacked panels, not one shrunk table
     out = tmp_path / "lb"
     write_leaderboards(root, out, options=RenderOptions(notes=False))
     assert "Bold:" not in (out / "table2.md").read_text(encoding="utf-8")
+
+
+def test_latex_text_prints_as_written_and_notes_name_files_not_paths():
+    assert render.tex_escape("run `--set x`") == r"run \textasciigrave{}-{}-set x\textasciigrave{}"
+    note = ("weights not found at /root/.cache/torch/hub/checkpoints/w-1.pth; cannot reach "
+            "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/w-1.pth: no network")
+    assert render.public_text(note) == "weights not found at w-1.pth; cannot reach w-1.pth: no network"
+    assert render._md_escape("set `lambda_identity=0` a_b") == "set `lambda_identity=0` a\\_b"

@@ -127,3 +127,19 @@ def test_tensorboard_flag_writes_events_or_names_the_missing_package(tmp_path):
     acc = EventAccumulator(str(events[0].parent))
     acc.Reload()
     assert [e.value for e in acc.Scalars("loss/G_gan")] == [0.5]
+
+
+def test_hparams_carry_the_config_and_only_computed_metrics(tmp_path):
+    from harness.training.monitor import TENSORBOARD_DIR, hparams_of, write_hparams
+    result = {"method": "cyclegan", "schedule": "smoke", "seed": 2,
+              "config": {"method": {"lr": 2e-4, "betas": [0.5, 0.999], "norm": "instance"},
+                         "schedule": {"epochs_constant": 2, "method_defaults": {"ngf": 16}}},
+              "metrics": {"directions": {"A2B": {"fcn_mean_iou": {"status": "ok", "value": 0.5},
+                                                 "target_kid_x100": {"status": "unavailable", "reason": "r"}}}}}
+    params, metrics = hparams_of(result)
+    assert params["method.lr"] == 2e-4 and params["method.betas"] == "[0.5, 0.999]" and params["seed"] == 2
+    assert "schedule.method_defaults" not in params and params["schedule.epochs_constant"] == 2
+    assert metrics == {"metric/A2B/fcn_mean_iou": 0.5}  # an unavailable metric is never a number
+    pytest.importorskip("tensorboard", reason="the optional tensorboard package is not installed")
+    write_hparams(tmp_path, result)
+    assert list((tmp_path / TENSORBOARD_DIR).rglob("events.out.tfevents.*"))

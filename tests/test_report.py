@@ -83,7 +83,7 @@ def test_site_has_every_table_and_page_with_relative_links_that_resolve(results,
     html = index.read_text(encoding="utf-8")
     for spec in load_tables():
         assert f'data-table="{spec.name}"' in html, spec.name
-    assert "Notes (" in html and "Table 2: target-KID" in html
+    assert "notes (" in html and "Table 2: target-KID" in html
     pages = sorted(site.rglob("*.html"))
     assert {p.relative_to(site).as_posix() for p in pages} >= {
         "index.html", "tasks/demo.html", "tasks/horse2zebra.html", "runs/demo--cyclegan--smoke-seed0.html",
@@ -97,8 +97,13 @@ def test_site_has_every_table_and_page_with_relative_links_that_resolve(results,
             assert (page.parent / target).resolve().is_file() if target else anchor in parser.ids, f"{page}: {ref}"
     run_page = (site / "runs" / "demo--cyclegan--smoke-seed0.html").read_text(encoding="utf-8")
     assert "Loss curves" in run_page and "step 5" in run_page and "target_kid_x100" in run_page
+    assert run_page.index("target_kid_x100") < run_page.index("Loss curves") < run_page.index("Config")
+    assert "harness run --task demo --methods cyclegan --schedule smoke --seed 0" in run_page
     assert (site / "img" / "demo--cyclegan--smoke-seed0" / "losses.png").is_file()
-    figure = Image.open(site / "img" / "task-demo--A2B.png")
+    assert (site / "img" / "demo--cyclegan--smoke-seed0" / "losses.svg").is_file()
+    for ext in ("md", "tex", "csv"):
+        assert (site / "tables" / f"demo.{ext}").is_file()
+    figure = Image.open(site / "img" / "task-demo--smoke--A2B.png")
     assert figure.width > figure.height  # input, two methods, ground truth side by side
 
 
@@ -152,3 +157,77 @@ def test_every_page_renders_in_headless_chromium_without_broken_images(results, 
     _in_browser(browser, site / "index.html", "--window-size=1400,1800", f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape == (1800, 1400) and pixels.std() > 10  # something was drawn, not a blank page
+
+
+FIRST_SCREEN_SCRIPT = """<script>window.addEventListener('load', () => {
+const inView = el => { const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < innerHeight && r.width > 0; };
+document.body.dataset.firstScreen = Array.from(document.querySelectorAll('table[data-table="demo"] td'))
+.filter(inView).map(td => td.textContent.trim()).filter(t => /^[0-9]/.test(t)).join(' ');
+document.body.dataset.titleSizes = Array.from(document.querySelectorAll('table.sbs th.title'))
+.map(th => parseFloat(getComputedStyle(th).fontSize)).join(' ');
+document.body.dataset.tileWidths = Array.from(document.querySelectorAll('table.sbs img'))
+.map(i => i.getBoundingClientRect().width + '/' + i.naturalWidth).join(' '); });</script>"""
+
+
+def _probe(browser: str, page: Path, tmp_path: Path) -> str:
+    probe = page.with_name(f"_probe_{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", FIRST_SCREEN_SCRIPT + "</body>"),
+                     encoding="utf-8")
+    try:
+        return _in_browser(browser, probe, "--window-size=1400,900", "--virtual-time-budget=5000", "--dump-dom")
+    finally:
+        probe.unlink()
+
+
+def test_first_screen_shows_a_demo_number_and_figure_titles_are_readable(results, tmp_path):
+    browser = _browser()
+    site = write_report(results, tmp_path / "site").parent
+    dom = _probe(browser, site / "index.html", tmp_path)
+    shown = re.search(r'data-first-screen="([^"]*)"', dom).group(1).split()
+    assert "2.000" in shown or "3.000" in shown, shown  # the demo table's KID values, on the first screen
+    dom = _probe(browser, site / "tasks" / "demo.html", tmp_path)
+    sizes = [float(s) for s in re.search(r'data-title-sizes="([^"]*)"', dom).group(1).split()]
+    assert len(sizes) == 4 and min(sizes) >= 10  # input, ground truth and two methods
+    for pair in re.search(r'data-tile-widths="([^"]*)"', dom).group(1).split():
+        shown_px, natural = (float(x) for x in pair.split("/"))
+        assert shown_px >= 64 and shown_px % natural == 0  # a whole-number scale, at least 64 px
+
+
+def test_task_figure_orders_methods_by_headline_and_run_page_lists_each_reason_once(results, tmp_path):
+    site = write_report(results, tmp_path / "site").parent
+    task = (site / "tasks" / "demo.html").read_text(encoding="utf-8")
+    titles = re.findall(r'<th class="title">(?:<a [^>]*>)?([^<]+)', task)
+    # display names, KID 2.0 before 3.0 (lower is better)
+    assert titles == ["input", "ground truth", "Ours (PHA+RHP)", "CycleGAN"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.index('data-table="demo"') < index.index('data-table="table1"')  # numbers before empty tables
+    assert "filled by runs on" in index and 'href="runs/demo--cyclegan--smoke-seed0.html"' in index
+    run = json.loads((results / "demo" / "cyclegan" / "smoke-seed0" / "result.json").read_text())
+    reason = "Inception weights not found at /somewhere; fix: get them, then run `harness evaluate RUN_DIR`"
+    run["metrics"]["directions"]["B2A"] = {m: {"status": "unavailable", "reason": reason}
+                                           for m in ("target_kid_x100", "fused_kid_x100", "target_fid")}
+    (results / "demo" / "cyclegan" / "smoke-seed0" / "result.json").write_text(json.dumps(run))
+    page = (write_report(results, tmp_path / "site2").parent / "runs" / "demo--cyclegan--smoke-seed0.html")
+    assert page.read_text(encoding="utf-8").count("Inception weights not found") == 1
+
+
+def test_loss_panels_group_by_family_with_one_spelling():
+    from harness.report.figures import loss_family, loss_name
+    families = {n: loss_family(loss_name(n)) for n in ("G_gan_AB", "G_L1_A2B", "G_l1_B2A", "D_A", "NCE_A2B",
+                                                         "G_A_gan", "cycle_A")}
+    assert families == {"G_gan_AB": "gan", "G_L1_A2B": "l1", "G_l1_B2A": "l1", "D_A": "D", "NCE_A2B": "nce",
+                        "G_A_gan": "gan", "cycle_A": "cycle"}  # L1 (×100) never shares the GAN terms' axis
+    assert loss_name("G_L1_A2B") == "G_l1_A2B" and loss_name("D_A") == "D_A"
+
+
+def test_report_files_are_readable_by_others_under_umask_022(results, tmp_path):
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        site = write_report(results, tmp_path / "site").parent
+    finally:
+        os.umask(old)
+    unreadable = [p for p in site.rglob("*") if p.is_file() and not p.stat().st_mode & stat.S_IROTH]
+    assert unreadable == []  # atomic writes used to leave mkstemp's 0600

@@ -23,20 +23,43 @@ COMMAND_MODULES = ("harness.cli.list_cmd", "harness.cli.run_cmd", "harness.cli.e
                    "harness.cli.grid_cmd", "harness.cli.bench_cmd")
 
 
+OWN_LOGGERS = ("harness", "methods", "baselines")
+
+
+# Words people type for a choice that has another name here.
+CHOICE_ALIASES = {"gpu": "cuda", "nvidia": "cuda", "cuda:0": "cuda"}
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with did-you-mean for unknown options and choices, exit code 2."""
+    """argparse with did-you-mean for unknown options and choices, exit code 2. An unknown option is
+    matched against the options of the sub-command it was given to only."""
+
+    _argv: list[str] = []
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
+    def _command_parser(self) -> argparse.ArgumentParser:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for token in self._argv:
+                    if token in action.choices:
+                        return action.choices[token]
+        return self
 
     def error(self, message: str) -> None:  # type: ignore[override]
         match = re.search(r"unrecognized arguments: (\S+)", message)
         if match:
-            known = _all_options(self)
+            known = _all_options(self._command_parser())
             sugg = did_you_mean(match.group(1).split("=")[0], known)
             if sugg:
                 message += f"; did you mean {sugg[0]}?"
         match = re.search(r"invalid choice: '([^']+)' \(choose from (.+)\)", message)
         if match:
             choices = re.findall(r"'([^']+)'", match.group(2)) or [c.strip() for c in match.group(2).split(",")]
-            sugg = did_you_mean(match.group(1), choices)
+            alias = CHOICE_ALIASES.get(match.group(1).lower())
+            sugg = [alias] if alias in choices else did_you_mean(match.group(1), choices)
             if sugg:
                 message += f"; did you mean {sugg[0]!r}?"
         self.print_usage(sys.stderr)
@@ -54,9 +77,20 @@ def _all_options(parser: argparse.ArgumentParser) -> list[str]:
     return sorted(set(out))
 
 
+def _version() -> str:
+    from importlib import metadata
+    for dist in ("i2i-harness", "harness"):  # the distribution's name, or an older install's
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "(not installed: run from a checkout)"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="harness", description="Benchmark harness for image-to-image translation GANs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(sub)
@@ -66,14 +100,22 @@ def build_parser() -> Parser:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+    # Third-party libraries speak only from WARNING up (no matplotlib font-cache or torch INFO lines);
+    # the harness's own packages at INFO (DEBUG with -v).
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return int(handler(args) or 0)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `harness list | head`: the reader left; nothing to report
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except OSError as exc:
         message = describe_os_error(exc)  # disk full, read-only folder: one line, not a traceback
         if message is None:

@@ -13,12 +13,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time the CycleGAN step against the reference implementation, or evaluation")
     p.add_argument("mode", nargs="?", default="train", choices=["train", "eval"],
                    help="train: harness vs reference training step (default); eval: feature extraction")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to measure (default: auto = cuda if any)")
     p.add_argument("--image-size", type=int, default=None, help="default: 64 on the CPU, 256 on CUDA")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--ngf", type=int, default=64)
-    p.add_argument("--ndf", type=int, default=64)
-    p.add_argument("--n-blocks", type=int, default=9)
+    p.add_argument("--batch-size", type=int, default=1, help="images per step (default: 1, the paper's)")
+    p.add_argument("--ngf", type=int, default=64, help="generator width (default: 64, the paper's)")
+    p.add_argument("--ndf", type=int, default=64, help="discriminator width (default: 64, the paper's)")
+    p.add_argument("--n-blocks", type=int, default=9, help="ResNet blocks in the generator (default: 9)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
     p.add_argument("--iters", type=int, default=5, help="steps per timed block")
     p.add_argument("--rounds", type=int, default=4, help="alternating reference/harness blocks")

@@ -18,8 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="data tools: verify, download, describe, build-day2night, from-huggingface")
     verbs = p.add_subparsers(dest="data_command", required=True, metavar="VERB")
     v = verbs.add_parser("verify", help="hash a task's data and compare with its expected manifest digest")
-    v.add_argument("--task", required=True)
-    v.add_argument("--data-root", default=None)
+    v.add_argument("--task", required=True, help="a registered task (harness list tasks)")
+    v.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     v.set_defaults(handler=handle_verify)
 
     d = verbs.add_parser("download", help="download an official CycleGAN/pix2pix archive, extract and verify it")
@@ -31,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(handler=handle_download)
 
     s = verbs.add_parser("describe", help="per-domain, per-split image statistics, figures and checks")
-    s.add_argument("--task", required=True)
-    s.add_argument("--data-root", default=None)
+    s.add_argument("--task", required=True, help="a registered task (harness list tasks)")
+    s.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     s.add_argument("--out", default=None, help="report folder (default: ./describe-<task>)")
     s.add_argument("--z", type=float, default=3.5, help="|z-score| above which an image is an outlier")
     s.set_defaults(handler=handle_describe)
@@ -41,8 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--bdd-root", required=True, help="folder holding the BDD100K images (searched recursively)")
     b.add_argument("--labels", required=True, action="append", help="BDD100K attribute label JSON (repeatable)")
     b.add_argument("--out", required=True, help="output folder (becomes <data root>/day2night)")
-    b.add_argument("--n-day", type=int, default=7870)
-    b.add_argument("--n-night", type=int, default=8592)
+    b.add_argument("--n-day", type=int, default=7870, help="day images to keep (default: the paper's 7870)")
+    b.add_argument("--n-night", type=int, default=8592, help="night images to keep (default: the paper's 8592)")
     b.add_argument("--size", type=int, default=256, help="side of the square output images")
     b.add_argument("--crop", choices=("center", "none"), default="center",
                    help="centred square crop before resizing, or resize the whole frame")

@@ -22,45 +22,65 @@ import sys
 from harness.errors import UsageError
 
 
+EXAMPLES = """examples:
+  harness evaluate results/demo/cyclegan/demo-seed0                 re-evaluate one run folder
+  harness evaluate results/horse2zebra/*/* --inception-weights W    every run of a task, with local weights
+  harness evaluate --generated out/ --reference real_B/ --source real_A/
+                                                                    KID/FID of any codebase's images
+  harness evaluate --reference-rows --task horse2zebra              the real-vs-real row"""
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="compute KID / FCN score for a run, two folders, or the reference rows")
+    p = sub.add_parser("evaluate", help="compute KID / FCN score for a run, two folders, or the reference rows",
+                       description="Three modes: run folders (RUN_DIR ...), plain folders (--generated with "
+                                   "--reference and/or --labels), or the reference rows (--reference-rows --task).",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", nargs="*", help="run folder(s) holding result.json and translations/")
-    p.add_argument("--set", dest="test_settings", action="append", metavar="KEY=VALUE",
-                   help="with RUN_DIR: a test-time option (e.g. test_placeholder=ones); evaluates the same checkpoint "
-                        "under it and records a labelled entry beside the default one (repeatable)")
-    p.add_argument("--diagnostics", action="store_true",
-                   help="with RUN_DIR: recompute the method's own diagnostics from the checkpoint (ASGIT's attention "
-                        "probes, e.g. once a control run exists), nothing else")
-    p.add_argument("--generated", help="folder of generated images (with --reference)")
-    p.add_argument("--reference", help="folder of real target-domain images (with --generated)")
-    p.add_argument("--source", help="folder of real source-domain images: adds fused-KID (with --generated)")
-    p.add_argument("--labels", help="folder of label maps (train ids or Cityscapes colours, matched by file stem): "
-                                    "adds the FCN score of --generated")
-    p.add_argument("--fcn-mode", default="label2photo", choices=["label2photo", "photo2label"],
-                   help="with --labels: segment generated photos (default) or read generated label colours")
-    p.add_argument("--reference-rows", action="store_true", help="write the real-vs-real row of --task")
-    p.add_argument("--task", help="task for --reference-rows")
-    p.add_argument("--out", default="results", help="results folder for --reference-rows (default: results)")
-    p.add_argument("--schedule", default="paper", help="schedule whose test size --reference-rows uses")
-    p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
-    p.add_argument("--inception-weights", default=None, metavar="PATH",
-                   help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (else $HARNESS_INCEPTION_WEIGHTS "
-                        "or torch-fidelity's cache, downloaded there if missing)")
-    p.add_argument("--offline", action="store_true", help="never download metric weights (= HARNESS_OFFLINE=1)")
-    p.add_argument("--extractor", default="inception-v3-compat", help="registered feature extractor")
-    p.add_argument("--segmenter", default="espnet-p2q8", help="registered segmenter for the FCN score")
-    p.add_argument("--segmenter-weights", default=None, metavar="PATH", help="weights file of the segmenter")
-    p.add_argument("--void-handling", default="exclude_void_logit", choices=["exclude_void_logit", "void_is_miss"])
-    p.add_argument("--fused-mode", default="union_balanced",
-                   choices=["union_balanced", "union_proportional", "mean_of_two"])
-    p.add_argument("--kid-subsets", type=int, default=100)
-    p.add_argument("--kid-subset-size", type=int, default=None,
-                   help="subset size (default: min(100, n_generated, n_reference); never above the smaller set)")
-    p.add_argument("--kid-min-images", type=int, default=10, help="refuse KID below this many images per set")
-    p.add_argument("--metrics", default=None, help="comma-separated metric families (default: the task's)")
-    p.add_argument("--label-side", choices=["A", "B"], default=None,
-                   help="which domain holds colour labels for the FCN score (default: the domain named 'label')")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run_opts = p.add_argument_group("run folders")
+    run_opts.add_argument("--set", dest="test_settings", action="append", metavar="KEY=VALUE",
+                          help="with RUN_DIR: a test-time option (e.g. test_placeholder=ones); evaluates the same "
+                               "checkpoint under it and records a labelled entry beside the default one (repeatable)")
+    run_opts.add_argument("--diagnostics", action="store_true",
+                          help="with RUN_DIR: recompute the method's own diagnostics from the checkpoint (ASGIT's "
+                               "attention probes, e.g. once a control run exists), nothing else")
+    folders = p.add_argument_group("plain folders (any codebase's images)")
+    folders.add_argument("--generated", help="folder of generated images (with --reference)")
+    folders.add_argument("--reference", help="folder of real target-domain images (with --generated)")
+    folders.add_argument("--source", help="folder of real source-domain images: adds fused-KID (with --generated)")
+    folders.add_argument("--labels", help="folder of label maps (train ids or Cityscapes colours, matched by file "
+                                          "stem): adds the FCN score of --generated")
+    folders.add_argument("--fcn-mode", default="label2photo", choices=["label2photo", "photo2label"],
+                         help="with --labels: segment generated photos (default) or read generated label colours")
+    rows = p.add_argument_group("reference rows")
+    rows.add_argument("--reference-rows", action="store_true", help="write the real-vs-real row of --task")
+    rows.add_argument("--task", help="task for --reference-rows")
+    rows.add_argument("--out", default="results", help="results folder for --reference-rows (default: results)")
+    rows.add_argument("--schedule", default="paper", help="schedule whose test size --reference-rows uses")
+    weights = p.add_argument_group("data and weights")
+    weights.add_argument("--data-root", default=None, help="folder holding the task's data folder")
+    weights.add_argument("--inception-weights", default=None, metavar="PATH",
+                         help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (else "
+                              "$HARNESS_INCEPTION_WEIGHTS or torch-fidelity's cache, downloaded there if missing)")
+    weights.add_argument("--offline", action="store_true", help="never download metric weights (= HARNESS_OFFLINE=1)")
+    weights.add_argument("--segmenter-weights", default=None, metavar="PATH", help="weights file of the segmenter")
+    weights.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                         help="where to compute (default: auto = cuda if any)")
+    protocol = p.add_argument_group("metric protocol (defaults are the paper's; changing them is recorded)")
+    protocol.add_argument("--metrics", default=None, help="comma-separated metric families (default: the task's)")
+    protocol.add_argument("--extractor", default="inception-v3-compat", help="registered feature extractor")
+    protocol.add_argument("--segmenter", default="espnet-p2q8", help="registered segmenter for the FCN score")
+    protocol.add_argument("--void-handling", default="exclude_void_logit",
+                          choices=["exclude_void_logit", "void_is_miss"],
+                          help="FCN score: how void pixels count (default: excluded)")
+    protocol.add_argument("--fused-mode", default="union_balanced",
+                          choices=["union_balanced", "union_proportional", "mean_of_two"],
+                          help="fused-KID: how the two real sets are pooled (default: union_balanced)")
+    protocol.add_argument("--kid-subsets", type=int, default=100, help="KID: number of subsets (default: 100)")
+    protocol.add_argument("--kid-subset-size", type=int, default=None,
+                          help="KID subset size (default: min(100, n_generated, n_reference))")
+    protocol.add_argument("--kid-min-images", type=int, default=10, help="refuse KID below this many images per set")
+    protocol.add_argument("--label-side", choices=["A", "B"], default=None,
+                          help="which domain holds colour labels for the FCN score (default: the domain named 'label')")
     p.set_defaults(handler=handle_evaluate)
 
 
@@ -96,7 +116,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
         entries = {k: v for k, v in out.items() if isinstance(v, dict) and "status" in v}
-        for line in unavailable_lines({"directions": {"folders": entries}}):
+        for line in unavailable_lines({"directions": {"folders": entries}}, mode="folders"):
             print(line, file=sys.stderr)
         return 0 if any(e["status"] == "ok" for e in entries.values()) else 1
     if args.reference_rows:
@@ -105,6 +125,11 @@ def handle_evaluate(args: argparse.Namespace) -> int:
         from harness.evaluation.reference_rows import write_real_vs_real
         print(write_real_vs_real(args.task, args.out, options, args.data_root, args.schedule))
         return 0
+    from pathlib import Path
+    missing = [d for d in args.run_dir if not Path(d).is_dir()]
+    if missing:
+        raise UsageError(f"RUN_DIR {missing[0]}: no such folder" + (f" (and {len(missing) - 1} more)"
+                                                                     if len(missing) > 1 else ""))
     if (args.test_settings or args.diagnostics) and not args.run_dir:
         raise UsageError("--set and --diagnostics apply to run folders: harness evaluate RUN_DIR --set KEY=VALUE")
     if args.test_settings and args.diagnostics:

@@ -18,11 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run a sweep of tasks x methods x seeds (here, several runs per GPU, or on Slurm)")
     p.add_argument("--tasks", nargs="+", required=True, help="task names (space or comma separated)")
     p.add_argument("--methods", nargs="+", required=True, help="method names, or 'all' (per task)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every grid point (default: 0)")
     p.add_argument("--schedule", default="smoke", help="a schedule name or YAML file (default: smoke)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--out", default="results")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train (default: auto = cuda if any)")
+    p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
+    p.add_argument("--out", default="results", help="results folder (default: results)")
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="method config override for every run (only with a single method)")
     p.add_argument("--executor", default="local", choices=["local", "slurm"],
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"GPU memory one run needs, for the default K (default {DEFAULT_GB_PER_RUN:g}, an estimate)")
     p.add_argument("--parallel", type=int, default=1, help="runs at once without a GPU (default 1)")
     p.add_argument("--slurm-folder", default=None, help="submitit logs (default: <out>/.slurm)")
-    p.add_argument("--slurm-partition", default=None)
+    p.add_argument("--slurm-partition", default=None, help="with --executor slurm: the partition to submit to")
     p.add_argument("--slurm-time", type=int, default=24 * 60, help="minutes per job (default 1440); requeued after")
     p.add_argument("--slurm-gpus", type=int, default=1,
                    help="GPUs per job (default 1); the job runs one run per GPU (K with --runs-per-gpu)")

@@ -23,7 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tables", action="append", default=[], metavar="DIR",
                    help="extra folder of table definitions (*.yaml); may be repeated")
     p.add_argument("--only", nargs="+", default=[], metavar="TABLE", help="write only these tables")
-    p.add_argument("--no-notes", action="store_true", help="leave the notes out of the .md and .tex tables")
+    p.add_argument("--no-notes", action="store_true",
+                   help="leave the notes out of the .md and .tex tables (the † / ‡ legend stays, as one line)")
+    p.add_argument("--ids", action="store_true",
+                   help="name rows by registry id (cyclegan) instead of as the paper prints them (CycleGAN)")
     p.add_argument("--no-paper", action="store_true",
                    help="leave the paper's numbers and Δ out of the .md and .tex tables (only reproduced numbers)")
     p.set_defaults(handler=handle)
@@ -35,7 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     only = tuple(args.only)
     outcome = write_leaderboards(args.results, args.out, schedule=args.schedule,
                                  table_dirs=tuple(Path(d) for d in args.tables), only=only,
-                                 options=RenderOptions(notes=not args.no_notes, paper=not args.no_paper))
+                                 options=RenderOptions(notes=not args.no_notes, paper=not args.no_paper,
+                                                       ids=args.ids))
     for table in outcome.written:
         filled, total = table.filled()
         target = Path(args.out) / table.spec.name

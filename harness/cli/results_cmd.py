@@ -14,7 +14,9 @@ SHORT_METRIC = {"target_kid_x100": "tKID", "fused_kid_x100": "fKID", "fcn_per_pi
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("results", help="list runs (task, method, seed, schedule, metrics, wall time); export CSV")
+    p = sub.add_parser("results", help="list runs (task, method, seed, schedule, metrics, wall time); export CSV",
+                       description="One row per run, ordered by the task's headline score; columns that are n/a "
+                                   "in every run are left out (named in a note); the table fits the terminal.")
     p.add_argument("--results", default="results", help="folder of result files (default: results)")
     p.add_argument("--task", nargs="+", default=[], help="only these tasks")
     p.add_argument("--method", nargs="+", default=[], help="only these methods")
@@ -22,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", default=None, metavar="FILE", help="also write the table to FILE as CSV")
     p.add_argument("--long", action="store_true",
                    help="with --csv: write the tidy long form (one row per run, direction and metric)")
+    p.add_argument("--ids", action="store_true", help="name methods by registry id, not as the paper prints them")
+    p.add_argument("--report", default=None, metavar="INDEX",
+                   help="a report's index.html to name on the closing line (e.g. report/index.html)")
     p.set_defaults(handler=handle)
 
 
@@ -55,10 +60,21 @@ def runs_table(runs: pd.DataFrame, metrics: pd.DataFrame, for_display: bool = Fa
 
 
 def handle(args: argparse.Namespace) -> int:
+    from harness.cli.results_view import best_line, terminal_table, wrapped
+    from harness.errors import UsageError, did_you_mean
     from harness.leaderboard.collect import collect, filter_schedule
 
     collection = filter_schedule(collect(args.results), args.schedule)
     runs, metrics = collection.runs, collection.metrics
+    from harness.registry import METHODS, TASKS
+    for option, asked, column, registry in (("--task", args.task, "task", TASKS),
+                                            ("--method", args.method, "method", METHODS)):
+        known = set(runs[column].dropna().astype(str)) if not runs.empty else set()
+        for name in asked:
+            if name not in known and name not in registry:  # a typo is a usage error, not an empty listing
+                hint = did_you_mean(name, sorted(known | set(registry.names())))
+                raise UsageError(f"{option} {name}: no such {column}" + (f"; did you mean {hint[0]}?" if hint else
+                                 f" (results exist for: {', '.join(sorted(known)) or 'nothing yet'})"))
     if args.task:
         runs = runs[runs.task.isin(args.task)]
     if args.method:
@@ -68,7 +84,13 @@ def handle(args: argparse.Namespace) -> int:
     if table.empty:
         print(f"no result files under {args.results}")
     else:
-        print(runs_table(runs, metrics, for_display=True).fillna("—").to_string(index=False))
+        print(terminal_table(runs, metrics, ids=args.ids))
+        closing = best_line(runs, metrics, ids=args.ids)
+        if args.report:  # one closing line: the winners, then where the figures are
+            closing = closing or ["no headline score yet"]
+            closing[-1] += f" · figures and every run: open {args.report}"
+        for line in closing:
+            print(wrapped(line))
     if args.csv:
         frame = metrics if args.long else table
         buffer = io.StringIO()

@@ -10,16 +10,26 @@ from harness.errors import HarnessError, UsageError
 from harness.registry import METHODS, SCHEDULES, TASKS
 
 log = logging.getLogger("harness.cli")
+DEVICES = ["auto", "cpu", "cuda"]
+# The install hint for optional packages: right for a checkout (`pip install -e .`), the usual case.
+TENSORBOARD_HINT = "pip install -e '.[tensorboard]' in a checkout (or pip install 'i2i-harness[tensorboard]')"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="train methods on a task and write one result per run")
+    p = sub.add_parser("run", help="train methods on a task and write one result per run",
+                       description="Trains each method (each seed), translates the test set, evaluates it and "
+                                   "writes RESULTS/TASK/METHOD/RUN_ID/result.json. Every name and option is "
+                                   "checked before any training.",
+                       epilog="examples:\n  harness run --task demo --methods all --schedule demo\n"
+                              "  harness run --task horse2zebra --methods cyclegan,asgit-pha-rhp --seed 0 1 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", required=True, help="a registered task (harness list tasks)")
-    p.add_argument("--methods", required=True, help="comma-separated method names, or 'all'")
+    p.add_argument("--methods", required=True, help="comma-separated method names, or 'all' (those that fit the task)")
     p.add_argument("--schedule", default="smoke",
-                   help="paper, short or smoke (default: smoke), or a schedule YAML file (registered under its name)")
+                   help=f"one of {', '.join(SCHEDULES.names())} (default: smoke), or a schedule YAML file "
+                        "(registered under its name)")
     p.add_argument("--seed", type=seed_value, nargs="+", default=[0], help="one run per seed (default: 0)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where to train (default: auto = cuda if any)")
     p.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     p.add_argument("--out", default="results", help="results folder (default: results)")
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
@@ -32,9 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle_run)
 
     r = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
-    r.add_argument("run_dir")
-    r.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    r.add_argument("--data-root", default=None)
+    r.add_argument("run_dir", help="the run folder (RESULTS/TASK/METHOD/RUN_ID)")
+    r.add_argument("--device", default=None, choices=DEVICES, help="where to continue (default: as recorded)")
+    r.add_argument("--data-root", default=None, help="folder holding the task's data folder")
     r.add_argument("--from-previous", action="store_true",
                    help="the latest checkpoint is damaged: set it aside and continue from the one before it")
     add_inception_weights(r)
@@ -60,10 +70,19 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="learning-rate rule for a larger effective batch (default none); recorded")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA speed option)")
     p.add_argument("--tensorboard", action="store_true",
-                   help="also log losses and snapshots to RUN_DIR/tensorboard (needs: pip install tensorboard)")
+                   help="also log losses, snapshots, final metrics and config to RUN_DIR/tensorboard "
+                        "(needs the optional package: pip install -e '.[tensorboard]')")
+
+
+def require_tensorboard(args: argparse.Namespace) -> None:
+    """--tensorboard without the package: refused before any work (no half-made run folder)."""
+    import importlib.util
+    if getattr(args, "tensorboard", False) and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError(f"--tensorboard needs the tensorboard package, which is not installed: {TENSORBOARD_HINT}")
 
 
 def train_options(args: argparse.Namespace) -> dict:
+    require_tensorboard(args)
     out = {}
     if args.batch_size is not None:
         if args.batch_size < 1:
@@ -133,8 +152,19 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
     names = [n.strip() for n in value.split(",") if n.strip()]
     if not names:
         raise UsageError("--methods is empty; give names (harness list methods) or 'all'")
+    from harness.pipeline import setting_for
+    misfits = []
     for name in names:
-        METHODS.get(name, where="--methods")
+        method_cls = METHODS.get(name, where="--methods")
+        try:
+            setting_for(method_cls, task)
+        except UsageError:
+            misfits.append(f"{name} ({'/'.join(method_cls.settings)})")
+    if misfits:  # all of them, before any training (not after the first method's whole run)
+        fits = methods_for_task(task)
+        verb = "does" if len(misfits) == 1 else "do"
+        raise UsageError(f"--methods: {', '.join(misfits)} {verb} not fit task {task_name!r} "
+                         f"({'/'.join(task.settings)}); methods that fit: {', '.join(fits) or 'none'}")
     return names
 
 

@@ -65,7 +65,7 @@ def evaluate_run(run_dir: Path, result: dict[str, Any], prepared: PreparedData,
     if status != "evaluated":
         reasons = sorted({e["reason"] for d in directions.values() for e in d.values() if e.get("status") != "ok"})
         out["reason"] = "; ".join(reasons) if reasons else "the task names no metrics"
-    log.info("evaluation of %s: %s (feature cache: %d hits, %d misses)", run_dir, status,
+    log.debug("evaluation of %s: %s (feature cache: %d hits, %d misses)", run_dir, status,
              ctx.real_cache.hits + ctx.generated_cache.hits, ctx.real_cache.misses + ctx.generated_cache.misses)
     return out
 

@@ -1,9 +1,10 @@
 """What the terminal says about metrics that could not be computed, and how a re-evaluation keeps
 what an earlier one computed.
 
-`unavailable_lines(metrics, run_dir)`: one line per metric (directions sharing a reason grouped):
-why it is missing and the command that fixes it; `harness evaluate` prints them after each run
-folder. `runs_unavailable_lines(run_dirs)` groups them over runs for the end of `harness run`.
+`unavailable_lines(metrics, run_dir)`: one line per distinct reason (the metrics and directions it
+stopped grouped): why they are missing and the fix, worded for the command that prints it;
+`harness evaluate` prints them after each run folder. `runs_unavailable_lines(run_dirs)` groups them
+over runs for the end of `harness run`.
 
 `merge_metrics(old, new)`: a re-evaluation never replaces a computed entry with an unavailable
 one (e.g. a wrong `--inception-weights` must not erase a KID of 78.04): the old entry is kept and
@@ -12,6 +13,7 @@ listed under `kept_from_previous_evaluation` with the reason it could not be rec
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,30 +29,59 @@ def split_reason(reason: str) -> tuple[str, Optional[str]]:
     return reason, None
 
 
-def unavailable_lines(metrics: dict[str, Any], run_dir: Optional[str | Path] = None) -> list[str]:
-    """One line per metric that is not `ok` in `metrics` (a result's metrics section)."""
-    where = f"{run_dir}: " if run_dir is not None else ""
-    again = f"`harness evaluate {run_dir}`" if run_dir is not None else "`harness evaluate RUN_DIR`"
-    directions = metrics.get("directions") or {}
-    if not directions and metrics.get("status") != "evaluated":
-        return [f"{where}no metrics: {metrics.get('reason', 'not evaluated')}; fix: run {again}"]
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for direction, entries in directions.items():
-        for key, entry in entries.items():
-            if entry.get("status") != "ok":
-                grouped.setdefault((key, entry.get("reason", "no reason recorded")), []).append(direction)
+def fix_for_mode(fix: str, mode: str, run_dir: Optional[str | Path] = None) -> str:
+    """A recorded fix, worded for the command that prints it: `run` (a run folder: its path where known),
+    `folders` (`harness evaluate --generated ...`: no run folder to name, the same command again)."""
+    if mode == "folders":
+        fix = re.sub(r"(then )?run `harness evaluate RUN_DIR`( to fill in [^;.]*)?", "then run this command again", fix)
+        return fix.replace("then then", "then")
+    if run_dir is not None:
+        fix = fix.replace("RUN_DIR", str(run_dir))
+    return fix
+
+
+def _grouped_lines(groups: dict[tuple[str, str], dict[str, list[str]]], mode: str, where: str,
+                   run_dir: Optional[str | Path]) -> list[str]:
+    again = "run this command again" if mode == "folders" else \
+        f"run `harness evaluate {run_dir if run_dir is not None else 'RUN_DIR'}`"
     lines = []
-    for (key, reason), dirs in grouped.items():
-        why, fix = split_reason(reason)
-        fix = fix or f"address the reason, then run {again}"
-        lines.append(f"{where}{key} ({', '.join(dirs)}) not computed: {why}. Fix: {fix}")
+    for (why, fix), group in groups.items():
+        runs = group.get("runs") or []
+        inside = "" if not runs else f" in {runs[0]}" if len(runs) == 1 else f" in {len(runs)} runs"
+        named = run_dir if run_dir is not None else runs[0] if len(runs) == 1 else None
+        fix = fix_for_mode(fix, mode, named) if fix else f"address the reason, then {again}"
+        lines.append(f"{where}{', '.join(group['metrics'])} ({', '.join(group['dirs'])}) not computed{inside}: "
+                     f"{why}. Fix: {fix}")
     return lines
 
 
+def _add(groups: dict, reason: str, metric: str, direction: str, run: Optional[str] = None) -> None:
+    group = groups.setdefault(split_reason(reason), {"metrics": [], "dirs": [], "runs": []})
+    for key, value in (("metrics", metric), ("dirs", direction), ("runs", run)):
+        if value is not None and value not in group[key]:
+            group[key].append(value)
+
+
+def unavailable_lines(metrics: dict[str, Any], run_dir: Optional[str | Path] = None, mode: str = "run") -> list[str]:
+    """One line per distinct reason a metric in `metrics` (a result's metrics section) is not `ok`, naming
+    the metrics and directions it stopped; the fix worded for `mode` (see fix_for_mode)."""
+    where = f"{run_dir}: " if run_dir is not None else ""
+    directions = metrics.get("directions") or {}
+    if not directions and metrics.get("status") != "evaluated":
+        again = f"`harness evaluate {run_dir}`" if run_dir is not None else "`harness evaluate RUN_DIR`"
+        return [f"{where}no metrics: {metrics.get('reason', 'not evaluated')}; fix: run {again}"]
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for direction, entries in directions.items():
+        for key, entry in entries.items():
+            if entry.get("status") != "ok":
+                _add(groups, entry.get("reason", "no reason recorded"), key, direction)
+    return _grouped_lines(groups, mode, where, run_dir)
+
+
 def runs_unavailable_lines(run_dirs: list[str | Path]) -> list[str]:
-    """One line per metric missing from the finished runs' result.json files, runs that share the
-    reason grouped (a 15-method demo without Inception weights gives 4 lines, not 60)."""
-    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    """One line per distinct reason over the finished runs' result.json files: the metrics it stopped, in
+    how many runs (a 19-method demo without Inception weights gives one line, not 76)."""
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
     for run_dir in run_dirs:
         path = Path(run_dir) / "result.json"
         if not path.is_file():
@@ -59,19 +90,8 @@ def runs_unavailable_lines(run_dirs: list[str | Path]) -> list[str]:
         for direction, entries in (metrics.get("directions") or {}).items():
             for key, entry in entries.items():
                 if entry.get("status") != "ok":
-                    group = grouped.setdefault((key, entry.get("reason", "no reason recorded")),
-                                               {"runs": [], "dirs": []})
-                    if str(run_dir) not in group["runs"]:
-                        group["runs"].append(str(run_dir))
-                    if direction not in group["dirs"]:
-                        group["dirs"].append(direction)
-    lines = []
-    for (key, reason), group in grouped.items():
-        why, fix = split_reason(reason)
-        runs = group["runs"][0] if len(group["runs"]) == 1 else f"{len(group['runs'])} runs"
-        fix = fix or "address the reason, then run `harness evaluate RUN_DIR`"
-        lines.append(f"{key} ({', '.join(group['dirs'])}) not computed in {runs}: {why}. Fix: {fix}")
-    return lines
+                    _add(groups, entry.get("reason", "no reason recorded"), key, direction, str(run_dir))
+    return _grouped_lines(groups, "run", "", None)
 
 
 def count_ok(metrics: dict[str, Any]) -> int:

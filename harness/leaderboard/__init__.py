@@ -7,6 +7,7 @@ new `<table>.md`, `.tex`, `.csv` and `README.md` index in one swap.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +40,25 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """`notes=False` leaves the legend out of .md/.tex; `paper=False` the paper's and Δ sub-columns."""
+    """`notes=False` leaves the legend out of .md/.tex (the † / ‡ legend stays); `paper=False` the paper's and Δ
+    sub-columns; `ids=True` names rows by registry id instead of as the paper prints them."""
 
     notes: bool = True
     paper: bool = True
+    ids: bool = False
+
+
+def with_registry_ids(table: BuiltTable) -> BuiltTable:
+    """The same table with every row named by the registry id of the method whose results fill it."""
+    rows = [dataclasses.replace(r, spec=dataclasses.replace(r.spec, label="", method=r.spec.source_method,
+                                                            results_method=""))
+            if not r.ceiling else r for r in table.rows]
+    return dataclasses.replace(table, rows=rows)
 
 
 def write_table(table: BuiltTable, out: Path, options: RenderOptions = RenderOptions()) -> None:
+    if options.ids:
+        table = with_registry_ids(table)
     name = table.spec.name
     write_text(out / f"{name}.md", to_markdown(table, notes=options.notes, paper=options.paper))
     write_text(out / f"{name}.tex", to_latex(table, notes=options.notes, paper=options.paper))
@@ -117,10 +130,10 @@ def write_leaderboards(results: str | Path, out: str | Path, schedule: Optional[
     with replace_folder(out) as stage:
         for table in outcome.written:
             write_table(table, stage, options)
-            log.info("wrote %s/%s.{md,tex,csv} (%d/%d reproduced cells)", out, table.spec.name, *table.filled())
+            log.debug("wrote %s/%s.{md,tex,csv} (%d/%d reproduced cells)", out, table.spec.name, *table.filled())
         outcome.kept = [name for name in outcome.refused if (stage / f"{name}.md").exists()]
         write_text(stage / "README.md", index_markdown(specs, outcome, results, schedule))
     return outcome
 
 
-__all__ = ["write_leaderboards", "build_tables", "write_table", "Outcome", "RenderOptions"]
+__all__ = ["write_leaderboards", "build_tables", "write_table", "with_registry_ids", "Outcome", "RenderOptions"]

@@ -96,7 +96,8 @@ def _select_runs(spec: TableSpec, runs: pd.DataFrame) -> tuple[list[RowSpec], li
     if spec.setting:
         competing = competing[competing.setting == spec.setting]
     if spec.auto_rows:
-        rows = [RowSpec(method=m) for m in sorted(competing.method.unique())]
+        from harness.leaderboard.names import display_name  # as the paper prints it ("CycleGAN")
+        rows = [RowSpec(method=m, label=display_name(m)) for m in sorted(competing.method.unique())]
     else:
         rows = list(spec.rows)
     competing = competing[competing.method.isin([r.source_method for r in rows])]

@@ -37,43 +37,75 @@ def read_losses(path: Path) -> list[dict]:
     return records
 
 
-def loss_group(name: str) -> str:
-    """The panel a loss goes in: its network prefix (G_gan_AB → G, D_A → D)."""
-    head, sep, _ = name.partition("_")
-    return head if sep else "other"
+SIDE_TAGS = ("A", "B", "AB", "BA", "A2B", "B2A")
+FAMILY_ORDER = ("gan", "adv", "cycle", "cyc", "identity", "idt", "l1", "recon", "nce", "kl", "cls", "gp",
+                "attention", "D", "other")
 
 
-def loss_figure(losses_jsonl: Path, out: Path, title: str = "") -> Optional[Path]:
-    """One panel per network / loss group, one line per loss, against the step; None without records."""
+def loss_name(name: str) -> str:
+    """One spelling across methods: the family part in lower case (G_L1_A2B and G_l1_A2B are one loss)."""
+    parts = name.split("_")
+    if len(parts) > 1 and not parts[0].upper().startswith("D") and parts[1] not in SIDE_TAGS:
+        parts[1] = parts[1].lower()
+    return "_".join(parts)
+
+
+def loss_family(name: str) -> str:
+    """The panel a loss goes in: what it measures (G_gan_AB → gan, G_cycle → cycle, G_l1_A2B → l1), all
+    discriminator losses (D_A, D_B) together. Losses of one family share a scale; an L1 term weighted ×100
+    on the GAN terms' axis would flatten them."""
+    head, _, rest = name.partition("_")
+    if head.upper().startswith("D"):
+        return "D"
+    words = [w for w in rest.split("_") if w and w not in SIDE_TAGS]  # G_A_gan → gan, NCE_A2B → nce
+    return (words[0] if words and head.upper() == "G" else head).lower()
+
+
+def _family_rank(family: str) -> tuple[int, str]:
+    return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER) - 2, family)
+
+
+def loss_figure(losses_jsonl: Path, out: Path, title: str = "", vector: bool = False) -> Optional[Path]:
+    """One panel per loss family (stable order), one line per loss, against the step; with `vector` an
+    SVG beside the PNG for papers; None without records."""
     records = read_losses(losses_jsonl) if losses_jsonl.is_file() else []
+    records = [{loss_name(k): v for k, v in r.items()} for r in records]
     names = list(dict.fromkeys(k for r in records for k in r if k not in ("step", "epoch")))
     if not names:
         return None
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(loss_group(name), []).append(name)
+        groups.setdefault(loss_family(name), []).append(name)
+    groups = dict(sorted(groups.items(), key=lambda kv: _family_rank(kv[0])))
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.0), squeeze=False)
-    for ax, (group, members) in zip(axes[0], groups.items()):
-        for name in members:
+    ncols = min(4, len(groups))
+    nrows = -(-len(groups) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.2 * nrows + 0.3), squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        ax.axis("off")
+    for ax, (group, members) in zip(axes.flat, groups.items()):
+        for name in sorted(members):
             points = [(r["step"], r[name]) for r in records if name in r]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=name, linewidth=1.2,
                     marker="o" if len(points) < 30 else None, markersize=2.5)
-        ax.set_title(f"{group} losses" if group != "other" else "other losses", fontsize=10)
-        ax.set_xlabel("step")
+        ax.set_title("discriminator losses" if group == "D" else f"{group} losses", fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, out)
+    if vector:
+        _save(fig, out.with_suffix(".svg"), "svg")
     plt.close(fig)
     return out
 
 
-def _save(fig, out: Path) -> None:
+def _save(fig, out: Path, kind: str = "png") -> None:
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+        fig.savefig(tmp, format=kind, dpi=90)
 
 
 def _open(item: Optional[Path | ImageRef], size: int) -> Optional[np.ndarray]:
@@ -86,18 +118,23 @@ def _open(item: Optional[Path | ImageRef], size: int) -> Optional[np.ndarray]:
 
 
 def side_by_side(image_ids: Sequence[str], inputs: dict[str, ImageRef], columns: dict[str, dict[str, Path]],
-                 targets: dict[str, ImageRef], out: Path, title: str, target_label: str, size: int = 128) -> Path:
-    """Rows: test images; columns: the input, each method's translation of it, then a real target image.
+                 targets: dict[str, ImageRef], out: Path, title: str, target_label: str, size: int = 128,
+                 first: bool = False) -> Path:
+    """Rows: test images; columns: the input, each method's translation of it, then a real target image
+    (`first`: the target right after the input). An SVG is written beside the PNG.
 
-    `columns` maps a column title to {image id: translation file}; a missing file is a blank tile.
+    `columns` maps a column title (may hold a second line, e.g. the score) to {image id: translation file};
+    a missing file is a blank tile.
     """
-    titles = ["input"] + list(columns) + [target_label]
+    titles = ["input"] + ([target_label] if first else []) + list(columns) + ([] if first else [target_label])
     plt = _pyplot()
     rows = list(image_ids)[:MAX_ROWS]
     fig, axes = plt.subplots(len(rows), len(titles), squeeze=False,
                              figsize=(TILE_INCHES * len(titles), TILE_INCHES * len(rows) + 0.5))
     for i, image_id in enumerate(rows):
-        files = [inputs.get(image_id)] + [c.get(image_id) for c in columns.values()] + [targets.get(image_id)]
+        translated = [c.get(image_id) for c in columns.values()]
+        files = [inputs.get(image_id)] + ([targets.get(image_id)] + translated if first else
+                                          translated + [targets.get(image_id)])
         for j, path in enumerate(files):
             ax = axes[i][j]
             tile = _open(path, size)

@@ -1,9 +1,12 @@
 """`harness report`: a static HTML site from the result files alone.
 
-index.html      every leaderboard table with its notes, and every run
-tasks/<t>.html  per task and direction: the same test images translated by every method, beside the real ones
-runs/<r>.html   per run: its record (config, provenance, metrics), loss curves, sample grids with attention
-                maps, and the snapshots taken during training
+index.html      a summary (tasks, runs, schedules, the best method per column), the tables with
+                reproduced numbers (sortable; methods link to their runs; .md/.tex/.csv beside them),
+                the empty tables one line each, and every run in words
+tasks/<t>.html  per task, schedule and direction: the same test images translated by every method, beside
+                the input and ground truth, ordered by the task's headline score (task_view.py)
+runs/<r>.html   per run: its metrics first (each unavailable reason once), loss curves and sample grids,
+                the config as a table and the command that reruns it (run_view.py)
 
 Pages are jinja2 templates (templates/), figures matplotlib PNGs; every link is relative and every
 image is copied into the site, so the folder can be copied or served anywhere. The new site is built
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -21,17 +23,15 @@ from typing import Optional
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from harness.claims.page import claims_context
-from harness.data.layouts import ImageRef
 from harness.io import write_text
-from harness.leaderboard import build_tables
+from harness.leaderboard import build_tables, write_table
 from harness.leaderboard.publish import replace_folder
-from harness.report import figures
+from harness.report import index_view, run_view
 from harness.report.diagnostics import run_extras
-from harness.report.tables import table_view
+from harness.report.task_view import task_figures
 from harness.results import iter_results, now_iso
 
 log = logging.getLogger("harness.report")
-METRIC_ORDER = ("target_kid_x100", "fused_kid_x100", "target_fid", "fused_fid")
 
 
 @dataclass
@@ -71,107 +71,6 @@ def _environment() -> Environment:
     return env
 
 
-def _metric_rows(result: dict) -> list[dict]:
-    names = result.get("directions") or {}
-    rows = []
-    for key, entries in ((result.get("metrics") or {}).get("directions") or {}).items():
-        order = sorted(entries or {}, key=lambda m: (METRIC_ORDER.index(m) if m in METRIC_ORDER else 99, m))
-        for metric in order:
-            e = entries[metric] or {}
-            value = e.get("value")
-            spread = f" ± {e['std']:.2g}" if e.get("std") is not None else ""
-            shown = "" if value is None else f"{value:.4g}{spread}"
-            rows.append({"direction": f"{names.get(key, key)} ({key})", "metric": metric, "status": e.get("status"),
-                         "value": shown, "detail": e.get("reason") or e.get("std_method") or ""})
-    return rows
-
-
-def _copy(src: Path, site: Path, rel: str) -> Optional[str]:
-    if not src.is_file():
-        return None
-    target = site / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, target)
-    return rel
-
-
-def _run_assets(page: RunPage, site: Path) -> None:
-    """Loss curves, sample grids and snapshots of one run, copied/drawn under img/<slug>/."""
-    base = f"img/{page.slug}"
-    loss = figures.loss_figure(page.run_dir / "losses.jsonl", site / base / "losses.png",
-                               f"{page.method} on {page.task} ({page.run_id})")
-    if loss is not None:
-        page.images["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval"}]
-    samples = []
-    names = page.result.get("directions") or {}
-    for direction, info in (page.result.get("samples") or {}).items():
-        src = _copy(page.run_dir / info.get("file", ""), site, f"{base}/{info.get('file')}")
-        if src:
-            cols = ", ".join(info.get("columns") or [])
-            samples.append({"src": src, "caption": f"{names.get(direction, direction)}: {cols}"})
-    if samples:
-        page.images["Samples (as scored: test-time mode, batch 1)"] = samples
-    snaps = []
-    for path in sorted((page.run_dir / "snapshots").glob("step*_*.png")):
-        step, _, direction = path.stem.partition("_")
-        src = _copy(path, site, f"{base}/snapshots/{path.name}")
-        snaps.append({"src": src, "caption": f"{names.get(direction, direction)} at step {int(step[4:])}"})
-    if snaps:
-        page.images["Snapshots during training (same test images)"] = snaps
-
-
-def _split_paths(run_dir: Path, result: dict) -> dict[tuple[str, str], ImageRef]:
-    """(side, image id) -> the test image (file and half of an aligned A|B file), from the run's split.json
-    and its recorded data root."""
-    split_file, root = run_dir / "split.json", (result.get("data") or {}).get("root")
-    if not split_file.is_file() or not root:
-        return {}
-    out = {}
-    for line in json.loads(split_file.read_text(encoding="utf-8")).get("lines", []):
-        part, side, image_id, rel, *rest = line.split("\t")
-        if part == "test":
-            out[(side, image_id)] = ImageRef(image_id, Path(root) / rel, (rest[0] if rest else "") or None)
-    return out
-
-
-def _task_figures(task: str, pages: list[RunPage], site: Path) -> list[dict]:
-    """One side-by-side figure per direction: one run per method (no overrides, lowest seed)."""
-    chosen: dict[str, RunPage] = {}
-    for page in sorted(pages, key=lambda p: (bool(p.overrides), p.result.get("seed", 0), p.run_id)):
-        chosen.setdefault(page.method, page)
-    out = []
-    directions = sorted({d for p in chosen.values() for d in (p.result.get("translations") or {})})
-    for direction in directions:
-        columns: dict[str, dict[str, Path]] = {}
-        for method, page in sorted(chosen.items()):
-            info = (page.result.get("translations") or {}).get(direction)
-            folder = page.run_dir / info["dir"] if info else None
-            if folder is not None and folder.is_dir():
-                columns[method] = {p.stem: p for p in folder.glob("*.png")}
-        if not columns:
-            continue
-        ids = sorted(set.intersection(*(set(c) for c in columns.values())))
-        any_page = next(iter(chosen.values()))
-        paths = _split_paths(any_page.run_dir, any_page.result)
-        src_side, dst_side = direction[0], direction[-1]
-        inputs = {i: paths.get((src_side, i)) for i in ids}
-        paired = all((dst_side, i) in paths for i in ids[:figures.MAX_ROWS]) and bool(ids)
-        target_ids = [i for (s, i) in sorted(paths) if s == dst_side]
-        targets = {i: paths.get((dst_side, i)) for i in ids} if paired else \
-            {i: paths.get((dst_side, t)) for i, t in zip(ids, target_ids)}
-        name = (any_page.result.get("directions") or {}).get(direction, direction)
-        label = "ground truth" if paired else "real target (unpaired)"
-        rel = f"img/task-{_slug(task, direction)}.png"
-        figures.side_by_side(ids, {k: v for k, v in inputs.items() if v}, columns,
-                             {k: v for k, v in targets.items() if v}, site / rel,
-                             f"{task} {name}: the same test images, every method", label)
-        missing = not any(p and p.path.is_file() for p in inputs.values())
-        out.append({"src": rel, "direction": f"{name} ({direction})", "methods": list(columns),
-                    "note": f"input images not found under {any_page.result.get('data', {}).get('root')} on this "
-                            "machine (blank tiles)" if missing else ""})
-    return out
-
-
 def write_report(results: str | Path = "results", out: str | Path = "report", schedule: Optional[str] = None,
                  table_dirs: tuple[Path, ...] = ()) -> Path:
     """Write the site to `out` (replaced as a whole) and return the path of its index.html."""
@@ -189,23 +88,28 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
         (site / "style.css").write_text((Path(__file__).parent / "templates" / "style.css").read_text("utf-8"),
                                         encoding="utf-8")
         for page in pages:
-            _run_assets(page, site)
+            page.images = run_view.run_pictures(page, site)
             write_text(site / "runs" / f"{page.slug}.html", env.get_template("run.html").render(
-                root="../", page=page, metrics=_metric_rows(page.result), extras=run_extras(page.result), **common))
+                root="../", page=page, metrics=run_view.metric_matrix(page.result),
+                config=run_view.config_rows(page.result), rerun=run_view.rerun_command(page.result),
+                status=run_view.status_words((page.result.get("metrics") or {}).get("status")),
+                maps=run_view.has_maps(page.images, page.result), extras=run_extras(page.result), **common))
         tasks = []
         for task, task_pages in sorted(by_task.items()):
-            figs = _task_figures(task, task_pages, site)
+            figs, none_why = task_figures(task, task_pages, site)
             tasks.append({"name": task, "slug": _slug(task), "runs": len(task_pages)})
             write_text(site / "tasks" / f"{_slug(task)}.html", env.get_template("task.html").render(
-                root="../", task=task, figures=figs, pages=sorted(task_pages, key=lambda p: (p.method, p.run_id)),
-                **common))
+                root="../", task=task, figures=figs, none_why=none_why,
+                runs=index_view.run_rows(task_pages), **common))
         write_text(site / "claims.html", env.get_template("claims.html").render(
             root="", **claims_context(results, schedule, table_dirs), **common))
         written = sorted(outcome.written, key=lambda t: (t.spec.paper_table is None, t.spec.paper_table or 0,
                                                           t.spec.name))  # the paper's tables first
-        views = [table_view(t) for t in written]
+        for table in written:  # the same files `harness leaderboard` writes, linked from each table
+            write_table(table, site / "tables")
+        full, empty = index_view.index_tables(written, pages)
         write_text(site / "index.html", env.get_template("index.html").render(
-            root="", tables=views, refused=outcome.refused, tasks=tasks,
-            pages=sorted(pages, key=lambda p: (p.task, p.method, p.run_id)), **common))
-    log.info("wrote %s (%d tables, %d tasks, %d runs)", out / "index.html", len(views), len(tasks), len(pages))
+            root="", tables=full, empty=empty, refused=outcome.refused, tasks=tasks,
+            summary=index_view.summary(pages), runs=index_view.run_rows(pages), **common))
+    log.debug("wrote %s (%d tables, %d tasks, %d runs)", out / "index.html", len(written), len(tasks), len(pages))
     return out / "index.html"

@@ -57,8 +57,37 @@ def open_tensorboard(folder: Path) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:  # torch ships the writer, the `tensorboard` package provides the format
         raise UsageError(f"--tensorboard needs the tensorboard package ({exc}); install it with "
-                         "`pip install 'harness[tensorboard]'` (or `pip install tensorboard`)") from None
+                         "`pip install -e '.[tensorboard]'` in a checkout "
+                         "(or `pip install 'i2i-harness[tensorboard]'`)") from None
     return SummaryWriter(log_dir=str(folder))
+
+
+def hparams_of(result: dict) -> tuple[dict[str, Any], dict[str, float]]:
+    """(config as flat scalars, final computed metrics) of a result, as TensorBoard's HParams tab takes them."""
+    config = result.get("config") or {}
+    params: dict[str, Any] = {"method": str(result.get("method")), "schedule": str(result.get("schedule")),
+                              "seed": int(result.get("seed") or 0)}
+    for section in ("method", "schedule"):
+        for key, value in (config.get(section) or {}).items():
+            if isinstance(value, (bool, int, float, str)):
+                params[f"{section}.{key}"] = value
+            elif value is not None and not isinstance(value, dict):
+                params[f"{section}.{key}"] = str(value)
+    metrics = {f"metric/{direction}/{name}": float(entry["value"])
+               for direction, entries in ((result.get("metrics") or {}).get("directions") or {}).items()
+               for name, entry in (entries or {}).items()
+               if entry.get("status") == "ok" and entry.get("value") is not None}
+    return params, metrics
+
+
+def write_hparams(run_dir: Path, result: dict) -> None:
+    """The run's config and final metrics into RUN_DIR/tensorboard (HParams tab), once the result is written."""
+    params, metrics = hparams_of(result)
+    writer = open_tensorboard(Path(run_dir) / TENSORBOARD_DIR)
+    try:
+        writer.add_hparams(params, metrics, run_name=".")
+    finally:
+        writer.close()
 
 
 class TrainingMonitor:
