@@ -14,7 +14,7 @@ from typing import Optional
 
 from harness.errors import UnknownNameError
 from harness.io import write_text
-from harness.leaderboard.annotate import caption
+from harness.leaderboard.annotate import caption, with_se_shown
 from harness.leaderboard.build import BuiltTable
 from harness.leaderboard.collect import collect, filter_schedule
 from harness.leaderboard.guard import ProtocolClash
@@ -39,14 +39,18 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """`notes=False` leaves the legend out of .md/.tex; `paper=False` the paper's and Δ sub-columns."""
+    """`notes=False` leaves the legend out of .md/.tex; `paper=False` the paper's and Δ sub-columns;
+    `show_se=True` puts each single run's standard error (`se`) after its ± instead of the paper-convention std."""
 
     notes: bool = True
     paper: bool = True
+    show_se: bool = False
 
 
 def write_table(table: BuiltTable, out: Path, options: RenderOptions = RenderOptions()) -> None:
     name = table.spec.name
+    if options.show_se:
+        table = with_se_shown(table)
     write_text(out / f"{name}.md", to_markdown(table, notes=options.notes, paper=options.paper))
     write_text(out / f"{name}.tex", to_latex(table, notes=options.notes, paper=options.paper))
     write_text(out / f"{name}.csv", to_csv(table))

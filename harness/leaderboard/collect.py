@@ -20,7 +20,7 @@ RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "settin
                "schema_version", "status", "has_overrides", "override_key", "effective_batch", "manifest_digest",
                "split_digest", "metrics_status", "metrics_protocol", "metrics_attempted", "reimplemented",
                "provenance", "wall_time_s", "steps", "created_at"]
-METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std",
+METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std", "se",
                   "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id",
                   "weights_sha256", "reason", "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling",
                   "protocol_note", "fused_mode"]
@@ -117,6 +117,7 @@ def _metric_rows(rel: str, result: dict[str, Any]) -> list[dict[str, Any]]:
                          "std": std, "n_generated": entry.get("n_generated"),
                          "n_reference": entry.get("n_reference"), "subset_size": entry.get("subset_size"),
                          "std_method": entry.get("std_method") if std is not None else None,
+                         "se": entry.get("se") if ok else None,
                          "spread_note": spread_note, "subsets": entry.get("subsets"),
                          "metric_id": entry.get("metric_id"), "weights_sha256": entry.get("weights_sha256"),
                          "reason": reason, "for_leaderboards": entry.get("for_leaderboards", True), "tool": tool,
@@ -137,7 +138,7 @@ def collect(root: str | Path) -> Collection:
             metrics += _metric_rows(rel, result)
     runs_df = pd.DataFrame(runs, columns=RUN_COLUMNS)
     metrics_df = pd.DataFrame(metrics, columns=METRIC_COLUMNS)
-    for col in ("value", "std", "ceiling"):
+    for col in ("value", "std", "se", "ceiling"):
         metrics_df[col] = pd.to_numeric(metrics_df[col], errors="coerce").astype(float)
     metrics_df = metrics_df.merge(runs_df, on="file", how="left")
     return Collection(root=root, runs=runs_df, metrics=metrics_df)
