@@ -52,11 +52,12 @@ class Schedule:
         names = {f.name for f in fields(self)} - UNSETTABLE_PER_SETTING
         for setting, values in self.per_setting.items():
             if setting not in ("unsupervised", "supervised"):
-                raise UsageError(f"schedule {self.name}: per_setting: {setting!r} is no setting (unsupervised, supervised)")
+                raise UsageError(f"schedule {self.name}: per_setting: {setting!r} is no setting "
+                                 "(unsupervised, supervised)")
             unknown = sorted(set(values or {}) - names)
             if unknown:
-                raise UsageError(f"schedule {self.name}: per_setting.{setting}: {', '.join(unknown)} cannot differ per setting "
-                                 f"(allowed: {', '.join(sorted(names))})")
+                raise UsageError(f"schedule {self.name}: per_setting.{setting}: {', '.join(unknown)} cannot differ "
+                                 f"per setting (allowed: {', '.join(sorted(names))})")
 
     def for_setting(self, setting: str) -> "Schedule":
         """This schedule with the setting's `per_setting` values applied (itself when there are none)."""
