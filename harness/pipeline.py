@@ -84,8 +84,17 @@ class RunSpec:
         return Path(self.out) / self.task / self.method / self.run_id
 
 
+def _fits_task(method_cls: type, task: TaskSpec) -> bool:
+    """A method may name the only tasks it is defined for (`tasks`, e.g. the demo's `flat` reference row)."""
+    only = getattr(method_cls, "tasks", None)
+    return only is None or task.name in only
+
+
 def setting_for(method_cls: type[Method], task: TaskSpec) -> str:
     """Supervised methods need pairs; unsupervised methods need two domains."""
+    if not _fits_task(method_cls, task):
+        raise UsageError(f"method {method_cls.__name__} is defined only for task(s) {', '.join(method_cls.tasks)}, "
+                         f"not {task.name!r}")
     for setting in method_cls.settings:
         if setting in task.settings:
             return setting
@@ -95,22 +104,19 @@ def setting_for(method_cls: type[Method], task: TaskSpec) -> str:
 
 def methods_for_task(task: TaskSpec) -> list[str]:
     """`--methods all`: every registered method whose setting the task supports."""
-    return [e.name for e in METHODS.entries() if any(s in task.settings for s in e.obj.settings)]
+    return [e.name for e in METHODS.entries()
+            if any(s in task.settings for s in e.obj.settings) and _fits_task(e.obj, task)]
 
 
 def image_spec(task: TaskSpec, setting: str, schedule) -> ImageSpec:
-    spec = task.image_spec(setting)
-    if schedule.image_size is not None and schedule.image_size < spec.crop_size:
-        size = schedule.image_size
-        spec = dataclasses.replace(spec, crop_size=size, load_size=round(size * spec.load_size / spec.crop_size))
-    return spec
+    return task.image_spec(setting, schedule.image_size)
 
 
 def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
                  world_size: int = 1) -> tuple[Method, str, ImageSpec]:
     method_cls = METHODS.get(spec.method, where="--methods")
-    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
     setting = setting_for(method_cls, task)
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_setting(setting)
     image = image_spec(task, setting, schedule)
     n_items = len(prepared.split.train["A"]) if setting == "supervised" else \
         max(len(prepared.split.train["A"]), len(prepared.split.train["B"]))
@@ -162,7 +168,8 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
 def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int], eval_options: Any,
              keep_checkpoint: bool, from_previous: bool) -> Path:
     task = prepared.task
-    schedule = SCHEDULES.get(spec.schedule, where="--schedule")
+    setting = setting_for(METHODS.get(spec.method, where="--methods"), task)
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_setting(setting)
     run_dir = spec.run_dir
     spec_file = run_dir / RUN_SPEC
     saved_run = _read_json(spec_file) if spec_file.exists() else None

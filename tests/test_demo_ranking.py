@@ -1,8 +1,11 @@
-"""The demo tells a working method from a broken one: with the schedule `./run.sh demo` uses,
-pix2pix beats its no-L1, unconditional ablation `gan` and the `identity` reference row on the demo
-oracle's per-pixel accuracy in both directions, through the real CLI, and the demo table shows it.
+"""The demo ranks methods: with the schedule `./run.sh demo` uses and the committed seed, on the demo
+oracle's mIoU (the demo's headline score) in both directions, through the real CLI,
+- pix2pix beats its no-L1, unconditional ablation `gan` and the `identity` and `flat` reference rows;
+- the unsupervised cyclegan, asgit-pha-rhp, asgit-tam-rhp and cut beat `identity` and `flat` (cut: in
+  render→shape not yet, marked as an expected failure);
+and the demo table shows every row with mIoU first.
 
-This trains two methods on the CPU with the demo schedule (the seconds it takes are the demo's own
+This trains seven methods on the CPU with the demo schedule (the seconds it takes are the demo's own
 cost; speed is measured by the demo itself, never asserted here)."""
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import pytest
 from harness.cli import main
 from harness.evaluation.inception import ENV_INCEPTION_WEIGHTS
 
-METHODS = ("pix2pix", "gan", "identity")
+UNSUPERVISED = ("cyclegan", "asgit-pha-rhp", "asgit-tam-rhp", "cut")
+FLOORS = ("identity", "flat")
+METHODS = ("pix2pix", "gan", *UNSUPERVISED, *FLOORS)
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def demo_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
@@ -29,31 +34,58 @@ def demo_results(tmp_path_factory):
     return tmp, out
 
 
-def per_pixel(out, method: str) -> dict[str, float]:
+def scores(out, method: str, key: str = "fcn_mean_iou") -> dict[str, float]:
     (path,) = (out / "demo" / method).glob("demo-seed0/result.json")
     result = json.loads(path.read_text())
     entries = result["metrics"]["directions"]
     assert result["run"]["checkpoint_kept"] is False and not (path.parent / "checkpoints").exists()
-    return {d: entries[d]["fcn_per_pixel_acc"]["value"] for d in ("A2B", "B2A")}
+    return {d: entries[d][key]["value"] for d in ("A2B", "B2A")}
 
 
-def test_pix2pix_beats_gan_and_identity_in_both_directions(demo_results):
+def test_pix2pix_beats_gan_identity_and_flat_on_miou_in_both_directions(demo_results):
     _, out = demo_results
-    acc = {m: per_pixel(out, m) for m in METHODS}
+    miou = {m: scores(out, m) for m in ("pix2pix", "gan", *FLOORS)}
     for direction in ("A2B", "B2A"):
-        assert acc["pix2pix"][direction] > acc["gan"][direction], acc
-        assert acc["pix2pix"][direction] > acc["identity"][direction], acc
+        for other in ("gan", *FLOORS):
+            assert miou["pix2pix"][direction] > miou[other][direction], (other, miou)
 
 
-def test_demo_table_has_a_number_in_every_row(demo_results, capsys):
+# CUT's render→shape model does not yet clear `identity` in the demo's 120 unsupervised steps (0.316 against
+# 0.330 with seed 0; every CUT setting tried is listed in harness/schedules/demo.yaml): a known shortfall,
+# strict so that this test fails, and gets updated, the day it does.
+CUT_R2S = pytest.mark.xfail(strict=True, reason="cut R→S mIoU is below identity's with the demo schedule")
+
+
+@pytest.mark.parametrize("method, direction", [
+    pytest.param(m, d, marks=CUT_R2S if (m, d) == ("cut", "B2A") else ())
+    for m in UNSUPERVISED for d in ("A2B", "B2A")])
+def test_unsupervised_methods_beat_identity_and_flat_on_miou(demo_results, method, direction):
+    _, out = demo_results
+    miou = {m: scores(out, m) for m in (method, *FLOORS)}
+    for floor in FLOORS:
+        assert miou[method][direction] > miou[floor][direction], (method, floor, miou)
+
+
+def test_flat_scores_high_on_pixel_accuracy_and_lowest_on_miou(demo_results):
+    _, out = demo_results
+    flat_acc, ident_acc = scores(out, "flat", "fcn_per_pixel_acc"), scores(out, "identity", "fcn_per_pixel_acc")
+    flat_miou, ident_miou = scores(out, "flat"), scores(out, "identity")
+    for direction in ("A2B", "B2A"):
+        assert flat_acc[direction] > ident_acc[direction]  # why accuracy is not the headline
+        assert flat_miou[direction] < ident_miou[direction]
+
+
+def test_demo_table_leads_with_miou_and_has_a_number_in_every_row(demo_results, capsys):
     tmp, out = demo_results
     board = tmp / "board"
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(out), "--out", str(board), "--only", "demo",
-                 "--schedule", "demo"]) == 0
+                 "--schedule", "demo", "--ids"]) == 0
     table = (board / "demo.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
-    for method in ("pix2pix", "gan", "identity", "demo oracle on the real test photos"):
-        row = next(line for name, line in rows.items() if name.strip("_*").lower() == method.lower())
+    for method in (*METHODS, "demo oracle on the real test photos"):
+        row = next(line for name, line in rows.items() if name.strip("_*") == method)
         assert any(ch.isdigit() for ch in row), row
     assert "demo oracle" in table.splitlines()[0]  # the caption names the instrument
+    header = next(line for line in table.splitlines() if line.startswith("| ") and "mIoU" in line)
+    assert header.index("mIoU") < header.index("pix. acc.")

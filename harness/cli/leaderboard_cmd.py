@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="name rows by registry id (cyclegan) instead of as the paper prints them (CycleGAN)")
     p.add_argument("--no-paper", action="store_true",
                    help="leave the paper's numbers and Δ out of the .md and .tex tables (only reproduced numbers)")
+    p.add_argument("--show-se", action="store_true",
+                   help="after ± show each single run's standard error (se) instead of the paper-convention std")
     p.set_defaults(handler=handle)
 
 
@@ -39,7 +41,7 @@ def handle(args: argparse.Namespace) -> int:
     outcome = write_leaderboards(args.results, args.out, schedule=args.schedule,
                                  table_dirs=tuple(Path(d) for d in args.tables), only=only,
                                  options=RenderOptions(notes=not args.no_notes, paper=not args.no_paper,
-                                                       ids=args.ids))
+                                                       ids=args.ids, show_se=args.show_se))
     for table in outcome.written:
         filled, total = table.filled()
         target = Path(args.out) / table.spec.name

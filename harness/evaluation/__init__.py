@@ -20,6 +20,7 @@ from harness.evaluation.features import ExtractorSpec, FeatureCache  # noqa: F40
 from harness.evaluation.kid import KidOptions
 from harness.evaluation.metrics import unavailable  # also registers the metric families
 from harness.evaluation.demo_oracle import demo_oracle_score  # noqa: F401  (registers demo_oracle)
+from harness.evaluation.paired import paired_fidelity  # noqa: F401  (registers paired_fidelity)
 from harness.registry import METRICS
 from harness.results import now_iso
 from harness.tasks import ImageSpec

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import torch
 
 from harness.data.demo import cache_dir
+from harness.devices import resolve_device
 from harness.data.prepare import PreparedData
 from harness.evaluation.features import FeatureCache, FeatureExtractor, build_extractor, features_for
 from harness.evaluation.images import ImageSet, real_test_set, translations_set
@@ -51,10 +52,9 @@ class EvalContext:
 
     def __init__(self, options: EvalOptions, task: Optional[TaskSpec] = None, prepared: Optional[PreparedData] = None,
                  image: Optional[ImageSpec] = None, run_dir: Optional[Path] = None):
-        from harness.training.device import setup_device
         self.options = options
         self.task, self.prepared, self.image, self.run_dir = task, prepared, image, run_dir
-        self.device = setup_device(options.device).device
+        self.device = resolve_device(options.device)
         real_root = Path(options.cache_root) if options.cache_root else cache_dir() / "features"
         self.real_cache = FeatureCache(real_root)
         self.generated_cache = FeatureCache(run_dir / "features" if run_dir else real_root / "generated")

@@ -13,6 +13,12 @@ within-set kernel sums, so the resampled estimates sit above the full-set one; t
 spread, not a confidence interval. `std: null` with `std_method: "unavailable"` when neither
 applies (e.g. `subsets` = 1).
 
+Standard error (`se`, `se_method`, recorded in every entry): the uncertainty of the reported `mean`
+itself, which neither `std` measures (see kid_se.py: the subsets' std under-states it, the bootstrap
+over-states it many times). It is a delete-one jackknife over images, corrected for its second-order
+excess, plus the subset-averaging noise when the mean averages subsets; calibrated against the true
+sampling spread in tests/test_kid_se_calibration.py. The leaderboards' closeness marks use `se`.
+
 Subset rule (recorded in every entry): subset size = min(100, n_generated, n_reference).
 torch-fidelity's default of 1000 exceeds every CycleGAN-style test split (120–266 images) and
 aborts, and a size equal to both set sizes makes every subset the whole set (std 0). 100 is
@@ -32,6 +38,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+
+from harness.evaluation.kid_se import SE_METHOD_SUBSETS, SE_METHOD_WHOLE_SET, kid_se
 
 KID_SCALE = 100
 STD_KIND = "population_std_over_subsets"
@@ -79,11 +87,13 @@ def _as_tensor(features: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 def _entry(mean: float, std: Optional[float], m: int, n_gen: int, n_ref: int, options: KidOptions, flavour: str,
-           std_method: str = "subsets", **extra: Any) -> dict[str, Any]:
+           std_method: str = "subsets", se: Optional[float] = None, se_method: str = "unavailable",
+           **extra: Any) -> dict[str, Any]:
     if std is None:
         std_method = "unavailable"
     return {"status": "ok", "value": mean * KID_SCALE, "std": None if std is None else std * KID_SCALE,
-            "std_method": std_method, "scale": KID_SCALE,
+            "std_method": std_method, "se": None if se is None else se * KID_SCALE,
+            "se_method": se_method if se is not None else "unavailable", "scale": KID_SCALE,
             "std_kind": STD_KIND if std_method == "subsets" else std_method, "n_generated": n_gen,
             "n_reference": n_ref, "subset_size": m, "subsets": options.subsets,
             "subset_rule": SUBSET_RULE.format(cap=options.subset_size or options.max_subset_size),
@@ -112,11 +122,13 @@ def kid(generated: torch.Tensor, reference: torch.Tensor, options: KidOptions, f
         g, r = gen.numpy(), ref.numpy()
         std = _bootstrap_std(kernel_mmd, [g, r], options)
         return _entry(float(kernel_mmd(g, r)), std, m, len(gen), len(ref), options, flavour, "bootstrap_images",
-                      bootstrap_resamples=options.subsets)
+                      kid_se(g, r), SE_METHOD_WHOLE_SET, bootstrap_resamples=options.subsets)
     out = kid_features_to_metric(gen, ref, kid_subsets=options.subsets, kid_subset_size=m, rng_seed=options.seed,
                                  verbose=False)
     std = out[KEY_METRIC_KID_STD] if options.subsets > 1 else None
-    return _entry(out[KEY_METRIC_KID_MEAN], std, m, len(gen), len(ref), options, flavour)
+    se = kid_se(gen.numpy(), ref.numpy(), out[KEY_METRIC_KID_STD], options.subsets) if options.subsets > 1 else None
+    return _entry(out[KEY_METRIC_KID_MEAN], std, m, len(gen), len(ref), options, flavour, se=se,
+                  se_method=SE_METHOD_SUBSETS)
 
 
 def _combined_std_method(*methods: str) -> str:
@@ -139,8 +151,13 @@ def fused_kid(generated: torch.Tensor, source: torch.Tensor, target: torch.Tenso
         mean = (to_target["value"] + to_source["value"]) / 2 / KID_SCALE
         method = _combined_std_method(to_target["std_method"], to_source["std_method"])
         std = None if method == "unavailable" else (to_target["std"] + to_source["std"]) / 2 / KID_SCALE
+        # both parts share the generated images, so their errors correlate: the mean of the two se is
+        # an upper bound (exact under full correlation)
+        se = (to_target["se"] + to_source["se"]) / 2 / KID_SCALE
         return _entry(mean, std, min(to_target["subset_size"], to_source["subset_size"]), len(gen),
-                      len(src) + len(tgt), options, "fused", method, fused_mode=mode, n_source=len(src),
+                      len(src) + len(tgt), options, "fused", method, se,
+                      f"mean of the two parts' se ({to_target['se_method']}; an upper bound)", fused_mode=mode,
+                      n_source=len(src),
                       n_target=len(tgt), parts={"to_target": to_target["value"], "to_source": to_source["value"]})
     return _union_balanced(gen, src, tgt, options)
 
@@ -163,7 +180,8 @@ def _union_balanced(gen: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor, opt
             return float(kernel_mmd(a, np.concatenate([b, c])))
         std = _bootstrap_std(estimate, [g, s, t], options)
         return _entry(estimate(g, s, t), std, m, len(gen), len(src) + len(tgt), options, "fused", "bootstrap_images",
-                      bootstrap_resamples=options.subsets, **extra)
+                      kid_se(g, np.concatenate([s, t])), SE_METHOD_WHOLE_SET, bootstrap_resamples=options.subsets,
+                      **extra)
     rng = np.random.RandomState(options.seed)
     estimates = np.zeros(options.subsets)
     for i in range(options.subsets):
@@ -172,4 +190,7 @@ def _union_balanced(gen: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor, opt
                                 t[rng.choice(len(t), m_tgt, replace=False)]])
         estimates[i] = kernel_mmd(f_gen, f_ref)
     std = float(np.std(estimates)) if options.subsets > 1 else None
-    return _entry(float(np.mean(estimates)), std, m, len(gen), len(src) + len(tgt), options, "fused", **extra)
+    # the jackknife treats the union as one reference set (the subsets stratify it; a close approximation)
+    se = kid_se(g, np.concatenate([s, t]), float(np.std(estimates)), options.subsets) if options.subsets > 1 else None
+    return _entry(float(np.mean(estimates)), std, m, len(gen), len(src) + len(tgt), options, "fused", se=se,
+                  se_method=SE_METHOD_SUBSETS, **extra)

@@ -67,12 +67,11 @@ def evaluate_real_vs_real(task_name: str, options: EvalOptions, schedule: str = 
                           data_root: Optional[str] = None) -> dict[str, Any]:
     """The result dict of the real-vs-real row of a task at a schedule's test size."""
     from harness.evaluation import _status
-    from harness.pipeline import image_spec
     task = TASKS.get(task_name, where="--task")
     sched = SCHEDULES.get(schedule, where="--schedule")
     prepared = prepare_data(task, data_root, for_evaluation=True)
     setting = task.settings[0]
-    image = image_spec(task, setting, sched)
+    image = task.image_spec(setting, sched.image_size)
     families = options.metrics if options.metrics is not None else tuple(task.metrics)
     directions: dict[str, dict[str, Any]] = {}
     ceilings: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from typing import Optional
 
 from harness.errors import UnknownNameError
 from harness.io import write_text
-from harness.leaderboard.annotate import caption
+from harness.leaderboard.annotate import caption, with_se_shown
 from harness.leaderboard.build import BuiltTable
 from harness.leaderboard.collect import collect, filter_schedule
 from harness.leaderboard.guard import ProtocolClash
@@ -41,11 +41,13 @@ class Outcome:
 @dataclass(frozen=True)
 class RenderOptions:
     """`notes=False` leaves the legend out of .md/.tex (the † / ‡ legend stays); `paper=False` the paper's and Δ
-    sub-columns; `ids=True` names rows by registry id instead of as the paper prints them."""
+    sub-columns; `ids=True` names rows by registry id instead of as the paper prints them; `show_se=True` puts
+    each single run's standard error (`se`) after its ± instead of the paper-convention std."""
 
     notes: bool = True
     paper: bool = True
     ids: bool = False
+    show_se: bool = False
 
 
 def with_registry_ids(table: BuiltTable) -> BuiltTable:
@@ -60,6 +62,8 @@ def write_table(table: BuiltTable, out: Path, options: RenderOptions = RenderOpt
     if options.ids:
         table = with_registry_ids(table)
     name = table.spec.name
+    if options.show_se:
+        table = with_se_shown(table)
     write_text(out / f"{name}.md", to_markdown(table, notes=options.notes, paper=options.paper))
     write_text(out / f"{name}.tex", to_latex(table, notes=options.notes, paper=options.paper))
     write_text(out / f"{name}.csv", to_csv(table))

@@ -9,18 +9,25 @@
   the marker † and a footnote with the recorded provenance.
 - Columns whose entries carry a `protocol_note` (fused-KID: the paper does not define it) get the
   marker ‡ and a footnote with the note and the fused mode.
+- Closeness and significance of single runs use each value's standard error (`se`, recorded by
+  evaluation: KID's calibrated jackknife), not the paper-convention std printed after ±; a note says
+  so. `with_se_shown` prints the se after ± instead (`harness leaderboard --show-se`).
 - The segmenter that produced label→photo FCN numbers is named in the caption (`{fcn_score}` in a
   table title) and in a note, so ESPNet numbers never pass for the paper's Caffe FCN-8s.
 """
 from __future__ import annotations
 
-from typing import Optional
+import copy
+from typing import TYPE_CHECKING, Optional
 
 import pandas as pd
 
 from harness.leaderboard.collect import EXCLUDED
 from harness.leaderboard.specs import TableSpec
 from harness.leaderboard.stats import Cell
+
+if TYPE_CHECKING:  # build imports this module; only the type is needed here
+    from harness.leaderboard.build import BuiltTable
 
 REIMPLEMENTED_MARK = "†"
 PROTOCOL_MARK = "‡"
@@ -140,5 +147,29 @@ def spread_notes(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
     notes = []
     for note, group in rows.groupby("spread_note", sort=True):
         notes.append(f"No ± on {len(group)} value(s) from {group.file.nunique()} result file(s): {note}; "
-                     "such values are never marked close or significant.")
+                     "such values are marked close or significant only through a recorded se.")
     return notes
+
+
+SE_NOTE = ("Marks for single runs (underlined/italic, *) compare standard errors of the values (`se`, KID: a "
+           "delete-one jackknife over images, calibrated against the true sampling spread), not the std after ±: "
+           "two single runs are close when a z-test on their difference gives p ≥ 0.05.")
+SE_SHOWN_NOTE = ("± here shows each single run's standard error (`se`) instead of the paper-convention std; "
+                 "over seeds it is still the std (n=k).")
+
+
+def se_notes(table: "BuiltTable") -> list[str]:
+    """The closeness rule for single runs, when any competing single-run cell has an se."""
+    cells = [c for r in table.rows if not r.reference for c in r.reproduced]
+    return [SE_NOTE] if any(c.se is not None and c.std_kind != "seeds" for c in cells) else []
+
+
+def with_se_shown(table: "BuiltTable") -> "BuiltTable":
+    """A copy of `table` whose single-run reproduced cells show their se after ± (marks unchanged)."""
+    shown = copy.deepcopy(table)
+    for row in shown.rows:
+        for cell in row.reproduced:
+            if cell.present and cell.std_kind != "seeds":
+                cell.std, cell.std_kind = cell.se, "se" if cell.se is not None else None
+    shown.notes = list(shown.notes) + [SE_SHOWN_NOTE]
+    return shown

@@ -129,7 +129,8 @@ def _reproduced(index: dict[tuple, list[dict]], row: RowSpec, column: ColumnSpec
                       if r["metric_status"] not in ("ok", EXCLUDED)})
     stds = [None if pd.isna(r["std"]) else r["std"] for r in ok]
     cell = stats.from_runs([r["value"] for r in ok], stds, [r["seed"] for r in ok], [r["file"] for r in ok],
-                           reasons, [r["std_method"] if isinstance(r["std_method"], str) else None for r in ok])
+                           reasons, [r["std_method"] if isinstance(r["std_method"], str) else None for r in ok],
+                           [None if pd.isna(r["se"]) else r["se"] for r in ok])
     cell.test_only = any(r["metric_status"] == EXCLUDED for r in hits)
     return cell
 
@@ -152,12 +153,14 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
     notes = _annotate(spec, runs, metrics, built) + annotate.spread_notes(spec, metrics)
     segmenters = annotate.segmenter_labels(spec, metrics)
     flags, protocol_notes = annotate.protocol_notes(spec, metrics)
-    return BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
-                      protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides,
-                      not_evaluated=sorted(runs[~runs.metrics_attempted.astype(bool)].file),
-                      caption=annotate.caption(spec, segmenters),
-                      column_markers=[annotate.PROTOCOL_MARK if f else "" for f in flags],
-                      notes=notes + annotate.segmenter_notes(spec, segmenters) + protocol_notes)
+    table = BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
+                       protocols=sorted(runs.metrics_protocol.dropna().unique()), excluded_overrides=overrides,
+                       not_evaluated=sorted(runs[~runs.metrics_attempted.astype(bool)].file),
+                       caption=annotate.caption(spec, segmenters),
+                       column_markers=[annotate.PROTOCOL_MARK if f else "" for f in flags],
+                       notes=notes + annotate.segmenter_notes(spec, segmenters) + protocol_notes)
+    table.notes += annotate.se_notes(table)
+    return table
 
 
 def _annotate(spec: TableSpec, runs: pd.DataFrame, metrics: pd.DataFrame, built: list[BuiltRow]) -> list[str]:

@@ -20,10 +20,10 @@ RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "settin
                "schema_version", "status", "has_overrides", "override_key", "effective_batch", "manifest_digest",
                "split_digest", "metrics_status", "metrics_protocol", "metrics_attempted", "reimplemented",
                "provenance", "wall_time_s", "steps", "created_at"]
-METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std",
+METRIC_COLUMNS = ["file", "direction_key", "direction_name", "metric", "metric_status", "value", "std", "se",
                   "n_generated", "n_reference", "subset_size", "std_method", "spread_note", "subsets", "metric_id",
                   "weights_sha256", "reason", "for_leaderboards", "tool", "segmenter", "segmenter_label", "ceiling",
-                  "protocol_note", "fused_mode", "se", "se_method"]
+                  "protocol_note", "fused_mode", "se_method"]
 # Override keys are canonical JSON, so two runs with the same `--set` values share a row of an ablation table.
 NO_OVERRIDES = ""
 # Metric status of an entry that evaluation marked `for_leaderboards: false` (a test-only extractor or
@@ -139,7 +139,7 @@ def collect(root: str | Path) -> Collection:
             metrics += _metric_rows(rel, result)
     runs_df = pd.DataFrame(runs, columns=RUN_COLUMNS)
     metrics_df = pd.DataFrame(metrics, columns=METRIC_COLUMNS)
-    for col in ("value", "std", "ceiling", "se"):
+    for col in ("value", "std", "se", "ceiling"):
         metrics_df[col] = pd.to_numeric(metrics_df[col], errors="coerce").astype(float)
     metrics_df = metrics_df.merge(runs_df, on="file", how="left")
     return Collection(root=root, runs=runs_df, metrics=metrics_df)

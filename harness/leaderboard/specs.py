@@ -20,10 +20,11 @@ TABLES_DIR = Path(__file__).resolve().parent / "tables"
 # KID is a distance (lower is better); FCN scores are accuracies (higher is better).
 METRIC_BETTER = {"target_kid_x100": "lower", "fused_kid_x100": "lower", "target_fid": "lower", "fused_fid": "lower",
                  "fcn_per_pixel_acc": "higher",
-                 "fcn_per_class_acc": "higher", "fcn_mean_iou": "higher"}
+                 "fcn_per_class_acc": "higher", "fcn_mean_iou": "higher", "paired_psnr": "higher",
+                 "paired_ssim": "higher"}
 # Results of these methods are baselines of the protocol itself, never competitors. (The segmenter
 # ceiling is no result file: tables derive it from the `ceiling` that evaluation records, see annotate.py.)
-DEFAULT_REFERENCE_METHODS = ("identity", "real-vs-real")
+DEFAULT_REFERENCE_METHODS = ("identity", "flat", "real-vs-real")
 REFERENCE_MODULE_PREFIX = "harness.reference_methods."
 
 

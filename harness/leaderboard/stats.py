@@ -3,16 +3,22 @@
 A cell is the numbers behind one (row, column):
 - one seed: its value, ± the metric's own std, `std_kind` = how it was estimated (KID: "subsets" or
   "bootstrap_images"); no ± when the result records none or an unusable one (see collect.usable_spread);
+  and `se`, the standard error of the value itself when the result records one (KID: a jackknife over
+  images, calibrated; see evaluation/kid_se.py). The std is the paper's convention for the ±, not the
+  uncertainty of the value: it can be many times too wide (bootstrap) or too narrow (subsets);
 - k ≥ 2 seeds: mean ± sample std (ddof=1) over the seeds, `std_kind="seeds"`, n = k;
 - the paper: its printed value ± printed std, `std_kind="paper"`.
 
 Ranking a column (reference rows never compete):
 1. **Best** (bold): the best mean *at the displayed precision*; exact ties at that precision are all bold.
 2. **Close** (underlined in LaTeX, italic in markdown): a competitor that cannot be told apart from the
-   best. With ≥ 2 seeds on both sides: Welch's t-test p ≥ alpha; otherwise: the mean ± std intervals
-   overlap. Cells without any spread (one value, no std) are never close, only tied or not.
-3. **Significant** (*): a single best whose per-seed values differ from the runner-up's by Welch's
-   t-test (two-sided, p < alpha = 0.05), both with ≥ 2 seeds. No mark when the test cannot run.
+   best. With ≥ 2 seeds on both sides: Welch's t-test p ≥ alpha; else, when both cells know the
+   standard error of their value (a single run's recorded `se`, or std/√n over seeds): a two-sided
+   z-test on the difference, p ≥ alpha; else (results written before `se` existed): the mean ± std
+   intervals overlap. Cells without any spread (one value, no std, no se) are never close.
+3. **Significant** (*): a single best that differs from the runner-up by the same test (Welch's
+   t-test with ≥ 2 seeds on both sides, else the z-test on the standard errors), p < alpha = 0.05.
+   No mark when neither test can run.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ class Cell:
     std: Optional[float] = None
     n: int = 0
     std_kind: Optional[str] = None  # "seeds" | "subsets" | "paper" | None
+    se: Optional[float] = None  # standard error of `mean` (single run: as recorded; seeds: std/√n)
     values: tuple[float, ...] = ()
     seeds: tuple[int, ...] = ()
     files: tuple[str, ...] = ()
@@ -51,7 +58,7 @@ class Cell:
 
 def from_runs(values: Sequence[float], stds: Sequence[Optional[float]], seeds: Sequence[int] = (),
               files: Sequence[str] = (), unavailable: Sequence[str] = (),
-              std_kinds: Sequence[Optional[str]] = ()) -> Cell:
+              std_kinds: Sequence[Optional[str]] = (), ses: Sequence[Optional[float]] = ()) -> Cell:
     """Summarise one method's runs for one column (see the module docstring for the std rule).
 
     `stds` must already be usable spreads (collect.usable_spread): None where a result records no
@@ -66,10 +73,13 @@ def from_runs(values: Sequence[float], stds: Sequence[Optional[float]], seeds: S
         cell.std = None if std is None or (isinstance(std, float) and math.isnan(std)) else float(std)
         kind = std_kinds[0] if std_kinds and isinstance(std_kinds[0], str) else "subsets"
         cell.std_kind = kind if cell.std is not None else None
+        se = ses[0] if ses else None
+        cell.se = None if se is None or not math.isfinite(float(se)) else float(se)
     elif len(vals) > 1:
         cell.mean = float(np.mean(vals))
         cell.std = float(np.std(vals, ddof=1))
         cell.std_kind = "seeds"
+        cell.se = cell.std / math.sqrt(len(vals))
     return cell
 
 
@@ -90,10 +100,27 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
         return float(_scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+def z_p(a: Cell, b: Cell) -> Optional[float]:
+    """Two-sided p of a z-test on the difference of two means from their standard errors, or None."""
+    if a.se is None or b.se is None:
+        return None
+    scale = math.hypot(a.se, b.se)
+    if scale == 0:
+        return 0.0 if a.mean != b.mean else 1.0
+    return float(2 * _scipy_stats.norm.sf(abs(a.mean - b.mean) / scale))
+
+
 def _overlap(a: Cell, b: Cell) -> bool:
     if a.std is None or b.std is None:
         return False
     return abs(a.mean - b.mean) <= a.std + b.std
+
+
+def difference_p(a: Cell, b: Cell) -> Optional[float]:
+    """p that `a` and `b` differ: Welch over seeds when both have ≥ 2, else the z-test on their se."""
+    if a.std_kind == "seeds" and b.std_kind == "seeds":
+        return welch_p(a.values, b.values)
+    return z_p(a, b)
 
 
 def rank(cells: Sequence[Cell], lower_is_better: bool, decimals: int, alpha: float = ALPHA) -> None:
@@ -114,8 +141,8 @@ def rank(cells: Sequence[Cell], lower_is_better: bool, decimals: int, alpha: flo
         c.bold = True
     leader = best[0]
     for c in others:
-        p = welch_p(leader.values, c.values) if len(best) == 1 and leader.std_kind == "seeds" else None
+        p = difference_p(leader, c) if len(best) == 1 else None
         c.close = (p >= alpha) if p is not None else _overlap(leader, c)
-    if len(best) == 1 and others and leader.std_kind == "seeds" and others[0].std_kind == "seeds":
-        leader.p_value = welch_p(leader.values, others[0].values)
+    if len(best) == 1 and others:
+        leader.p_value = difference_p(leader, others[0])
         leader.significant = leader.p_value is not None and leader.p_value < alpha

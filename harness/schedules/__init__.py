@@ -6,12 +6,17 @@ override. Loss weights belong to the methods, not here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal, Optional
 
 from harness.config import from_dict, load_yaml
+from harness.errors import UsageError
 from harness.registry import SCHEDULES
+
+
+# The name, the batch size (part of data-parallel run ids) and the nesting itself stay one per schedule.
+UNSETTABLE_PER_SETTING = {"name", "description", "batch_size", "per_setting"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,26 @@ class Schedule:
     # Method config values for every method whose config has a field of that name (e.g. narrower
     # networks for the demo); `--set` still wins; each result records its config resolved.
     method_defaults: dict = field(default_factory=dict, hash=False)  # compared, not hashed (a dict)
+    # Per-setting values of the fields above, e.g. {unsupervised: {epochs_constant: 4}}: a setting whose
+    # methods need more steps than the other's (the demo). Applied by `for_setting` before a run starts;
+    # each result records the schedule resolved for its setting (this dict included).
+    per_setting: dict = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        names = {f.name for f in fields(self)} - UNSETTABLE_PER_SETTING
+        for setting, values in self.per_setting.items():
+            if setting not in ("unsupervised", "supervised"):
+                raise UsageError(f"schedule {self.name}: per_setting: {setting!r} is no setting "
+                                 "(unsupervised, supervised)")
+            unknown = sorted(set(values or {}) - names)
+            if unknown:
+                raise UsageError(f"schedule {self.name}: per_setting.{setting}: {', '.join(unknown)} cannot differ "
+                                 f"per setting (allowed: {', '.join(sorted(names))})")
+
+    def for_setting(self, setting: str) -> "Schedule":
+        """This schedule with the setting's `per_setting` values applied (itself when there are none)."""
+        values = self.per_setting.get(setting) or {}
+        return replace(self, **values) if values else self
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""

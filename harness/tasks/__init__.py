@@ -7,6 +7,8 @@ is the protocol version: results of different versions never share a table.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
@@ -74,11 +76,14 @@ class TaskSpec:
         """Human name of a direction, e.g. `label2photo` for Cityscapes B2A."""
         return self.direction_names.get(direction, direction)
 
-    def image_spec(self, setting: str) -> ImageSpec:
-        """Supervised Cityscapes runs at 128 px in the paper; other settings use `image`."""
-        if setting == "supervised" and self.supervised_image is not None:
-            return self.supervised_image
-        return self.image
+    def image_spec(self, setting: str, image_size: Optional[int] = None) -> ImageSpec:
+        """Supervised Cityscapes runs at 128 px in the paper; other settings use `image`. A smaller
+        `image_size` (a schedule's, for quick runs) scales the load size with the crop."""
+        spec = self.supervised_image if setting == "supervised" and self.supervised_image is not None else self.image
+        if image_size is not None and image_size < spec.crop_size:
+            spec = dataclasses.replace(spec, crop_size=image_size,
+                                       load_size=round(image_size * spec.load_size / spec.crop_size))
+        return spec
 
     def domain(self, side: str) -> str:
         return self.domains[0 if side == "A" else 1]

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import torch
 
+from harness.devices import resolve_device
 from harness.errors import UsageError
 from harness.training.distributed import SINGLE, DistInfo, from_environment
 
@@ -111,13 +112,9 @@ def loader_workers(world_size: int) -> int:
 def setup_device(choice: str = "auto", amp: bool = True, deterministic: Optional[bool] = None,
                  compile: bool = False, compile_mode: str = "default", fused_adam: bool = False) -> DeviceSetup:
     """`auto` picks CUDA when available. On the CPU runs are deterministic by default."""
-    if choice not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not {choice!r}")
+    use_cuda = resolve_device(choice).type == "cuda"
     if compile_mode not in COMPILE_MODES:
         raise UsageError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}, not {compile_mode!r}")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but torch sees no CUDA device (use --device auto or cpu)")
-    use_cuda = choice == "cuda" or (choice == "auto" and torch.cuda.is_available())
     dist = from_environment(use_cuda)
     if not use_cuda:
         deterministic = True if deterministic is None else deterministic
