@@ -26,7 +26,11 @@ from harness.leaderboard import build_tables
 from harness.leaderboard.publish import replace_folder
 from harness.report import figures
 from harness.report.tables import table_view
-from harness.results import iter_results, now_iso
+from harness.results import now_iso
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.out_folder import check_out_folder
+from harness.safety.paths import inside, regular_files, safe_slug
+from harness.safety.result_files import iter_usable_results, split_test_lines, unique_slugs
 
 log = logging.getLogger("harness.report")
 METRIC_ORDER = ("target_kid_x100", "fused_kid_x100", "target_fid", "fused_fid")
@@ -57,8 +61,7 @@ class RunPage:
         return (self.result.get("config") or {}).get("overrides") or {}
 
 
-def _slug(*parts: str) -> str:
-    return "--".join("".join(c if c.isalnum() or c in "-_." else "_" for c in p) for p in parts)
+_slug = safe_slug  # names from result files: sanitised, and two names never share a slug
 
 
 def _environment() -> Environment:
@@ -84,8 +87,9 @@ def _metric_rows(result: dict) -> list[dict]:
     return rows
 
 
-def _copy(src: Path, site: Path, rel: str) -> Optional[str]:
-    if not src.is_file():
+def _copy(src: Optional[Path], site: Path, rel: str) -> Optional[str]:
+    """Copy `src` (already checked to lie inside its run folder) to `site/rel`."""
+    if src is None:
         return None
     target = site / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,23 +100,29 @@ def _copy(src: Path, site: Path, rel: str) -> Optional[str]:
 def _run_assets(page: RunPage, site: Path) -> None:
     """Loss curves, sample grids and snapshots of one run, copied/drawn under img/<slug>/."""
     base = f"img/{page.slug}"
-    loss = figures.loss_figure(page.run_dir / "losses.jsonl", site / base / "losses.png",
-                               f"{page.method} on {page.task} ({page.run_id})")
+    losses = inside(page.run_dir, "losses.jsonl")
+    loss = figures.loss_figure(losses, site / base / "losses.png",
+                               f"{page.method} on {page.task} ({page.run_id})") if losses else None
     if loss is not None:
         page.images["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval"}]
     samples = []
     names = page.result.get("directions") or {}
     for direction, info in (page.result.get("samples") or {}).items():
-        src = _copy(page.run_dir / info.get("file", ""), site, f"{base}/{info.get('file')}")
+        # the source only inside the run folder, the target named by us, never by the record
+        src = _copy(inside(page.run_dir, info.get("file"), what="samples file"), site,
+                    f"{base}/samples_{_slug(direction)}.png")
         if src:
             cols = ", ".join(info.get("columns") or [])
             samples.append({"src": src, "caption": f"{names.get(direction, direction)}: {cols}"})
     if samples:
         page.images["Samples (as scored: test-time mode, batch 1)"] = samples
     snaps = []
-    for path in sorted((page.run_dir / "snapshots").glob("step*_*.png")):
+    snap_dir = inside(page.run_dir, "snapshots", "dir", "snapshots folder")
+    for path in regular_files(snap_dir, "step*_*.png", page.run_dir) if snap_dir else []:
         step, _, direction = path.stem.partition("_")
-        src = _copy(path, site, f"{base}/snapshots/{path.name}")
+        if not step[4:].isdigit():
+            continue
+        src = _copy(path, site, f"{base}/snapshots/{_slug(path.stem)}.png")
         snaps.append({"src": src, "caption": f"{names.get(direction, direction)} at step {int(step[4:])}"})
     if snaps:
         page.images["Snapshots during training (same test images)"] = snaps
@@ -121,14 +131,15 @@ def _run_assets(page: RunPage, site: Path) -> None:
 def _split_paths(run_dir: Path, result: dict) -> dict[tuple[str, str], ImageRef]:
     """(side, image id) -> the test image (file and half of an aligned A|B file), from the run's split.json
     and its recorded data root."""
-    split_file, root = run_dir / "split.json", (result.get("data") or {}).get("root")
-    if not split_file.is_file() or not root:
+    split_file, root = inside(run_dir, "split.json"), (result.get("data") or {}).get("root")
+    if split_file is None or not isinstance(root, str) or not root:
         return {}
     out = {}
-    for line in json.loads(split_file.read_text(encoding="utf-8")).get("lines", []):
-        part, side, image_id, rel, *rest = line.split("\t")
+    for part, side, image_id, rel, half in split_test_lines(split_file):
         if part == "test":
-            out[(side, image_id)] = ImageRef(image_id, Path(root) / rel, (rest[0] if rest else "") or None)
+            path = inside(Path(root), rel, what=f"test image of {split_file}")  # only under the data root
+            if path is not None:
+                out[(side, image_id)] = ImageRef(image_id, path, half)
     return out
 
 
@@ -143,9 +154,10 @@ def _task_figures(task: str, pages: list[RunPage], site: Path) -> list[dict]:
         columns: dict[str, dict[str, Path]] = {}
         for method, page in sorted(chosen.items()):
             info = (page.result.get("translations") or {}).get(direction)
-            folder = page.run_dir / info["dir"] if info else None
-            if folder is not None and folder.is_dir():
-                columns[method] = {p.stem: p for p in folder.glob("*.png")}
+            folder = inside(page.run_dir, info.get("dir"), "dir", "translations folder") \
+                if isinstance(info, dict) else None
+            if folder is not None:
+                columns[method] = {p.stem: p for p in regular_files(folder, "*.png", page.run_dir)}
         if not columns:
             continue
         ids = sorted(set.intersection(*(set(c) for c in columns.values())))
@@ -174,25 +186,34 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
                  table_dirs: tuple[Path, ...] = ()) -> Path:
     """Write the site to `out` (replaced as a whole) and return the path of its index.html."""
     results, out = Path(results), Path(out)
+    check_out_folder(out, results, "report")
     specs, outcome = build_tables(results, schedule, table_dirs)
     pages = [RunPage(_slug(r.get("task", {}).get("name", "?"), str(r.get("method")), p.parent.name), p.parent,
-                     p.relative_to(results).as_posix(), r) for p, r in iter_results(results)] \
+                     p.relative_to(results).as_posix(), r) for p, r in iter_usable_results(results)] \
         if results.is_dir() else []
+    unique_slugs(pages)
     env = _environment()
     by_task: dict[str, list[RunPage]] = {}
     for page in pages:
         by_task.setdefault(page.task, []).append(page)
-    with replace_folder(out, keep_existing=False) as site:
+    with replace_folder(out, keep_existing=False, marker="report") as site:
         common = {"generated": now_iso(), "results": results.as_posix()}
         (site / "style.css").write_text((Path(__file__).parent / "templates" / "style.css").read_text("utf-8"),
                                         encoding="utf-8")
         for page in pages:
-            _run_assets(page, site)
+            try:
+                _run_assets(page, site)
+            except IMAGE_ERRORS as exc:  # one broken image costs its run's figures, not the report
+                log.warning("%s: figures left out (%s)", page.rel, str(exc).splitlines()[0] if str(exc) else exc)
             write_text(site / "runs" / f"{page.slug}.html", env.get_template("run.html").render(
                 root="../", page=page, metrics=_metric_rows(page.result), **common))
         tasks = []
         for task, task_pages in sorted(by_task.items()):
-            figs = _task_figures(task, task_pages, site)
+            try:
+                figs = _task_figures(task, task_pages, site)
+            except IMAGE_ERRORS as exc:
+                log.warning("task %s: figures left out (%s)", task, str(exc).splitlines()[0] if str(exc) else exc)
+                figs = []
             tasks.append({"name": task, "slug": _slug(task), "runs": len(task_pages)})
             write_text(site / "tasks" / f"{_slug(task)}.html", env.get_template("task.html").render(
                 root="../", task=task, figures=figs, pages=sorted(task_pages, key=lambda p: (p.method, p.run_id)),
