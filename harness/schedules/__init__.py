@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from harness.config import from_dict, load_yaml
 from harness.registry import SCHEDULES
@@ -38,6 +38,7 @@ class Schedule:
     # Method config values for every method whose config has a field of that name (e.g. narrower
     # networks for the demo); `--set` still wins; each result records its config resolved.
     method_defaults: dict = field(default_factory=dict, hash=False)  # compared, not hashed (a dict)
+    range_checked: ClassVar[bool] = True  # from_dict checks value ranges (harness.safety.values)
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""
