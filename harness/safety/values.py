@@ -43,8 +43,9 @@ def check_values(obj: Any, where: str = "") -> None:
             raise _bad(where, f.name, value, "must be numbers in [0, 1)")
         if isinstance(value, (list, tuple)):
             continue
-        if _NON_NEGATIVE.fullmatch(f.name) and value < 0:
-            raise _bad(where, f.name, value, "must be at least 0")
+        if _NON_NEGATIVE.fullmatch(f.name):
+            if value < 0:
+                raise _bad(where, f.name, value, "must be at least 0")
         elif _AT_LEAST_ONE.fullmatch(f.name) and isinstance(value, int) and value < 1:
             raise _bad(where, f.name, value, "must be a whole number of at least 1")
     if hasattr(obj, "epochs_constant") and hasattr(obj, "epochs_decay") and obj.epochs_constant + obj.epochs_decay < 1:
