@@ -111,8 +111,18 @@ def _cells(row: BuiltRow, d: int, style, with_paper: bool = True) -> list[str]:
 
 
 # ---------------------------------------------------------------- markdown
+def _md_line(text: str) -> str:
+    """One line of markdown text whatever the input: line breaks become spaces (a newline in a name or note
+    would end a table row or start a heading), and HTML tags are shown, not interpreted."""
+    return _TAG_START.sub("&lt;", " ".join(str(text).split()))
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # "<script", "</x>", "<!--": shown as text; "p < 0.05" unchanged
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    # "](" would make a name a link (possibly javascript:); plain brackets stay ("cyclegan [lambda=0]")
+    return _md_line(text).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("](", "]\\(")
 
 
 def _md_style(cell: Cell, core: str, suffix: str = "") -> str:
@@ -134,9 +144,9 @@ def to_markdown(table: BuiltTable, notes: bool = True, paper: bool = True) -> st
     grid = tabulate(body, headers=headers, tablefmt="pipe", disable_numparse=True,
                     colalign=["left"] + ["right"] * (len(headers) - 1))
     if not notes:
-        return f"# {table.caption}\n\n{grid}\n"
+        return f"# {_md_line(table.caption)}\n\n{grid}\n"
     legend_text = "\n".join(f"- {_md_escape(n)}" for n in legend(table))
-    return f"# {table.caption}\n\n{grid}\n\n{legend_text}\n"
+    return f"# {_md_line(table.caption)}\n\n{grid}\n\n{legend_text}\n"
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -145,7 +155,9 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "×": r"$\times$", "—": "---",
                 "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$",
                 "<": r"$<$", ">": r"$>$",
-                "’": "'", "“": "``", "”": "''", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}"}
+                "’": "'", "“": "``", "”": "''", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
+                # `\\[` after a row's end would read a name's "[" as the spacing argument of \\
+                "[": "{[}", "]": "{]}", "\n": " ", "\r": " ", "\t": " "}
 
 
 def tex_escape(text: str) -> str:
