@@ -50,6 +50,10 @@ def replace_folder(target: str | Path, keep_existing: bool = True, marker: Optio
             target.rename(retired)
         staging.rename(target)
         shutil.rmtree(retired, ignore_errors=True)
+    except shutil.Error as exc:  # copytree gathers its failures as text, without their errno
+        first = exc.args[0][0] if exc.args and exc.args[0] else ("?", "?", str(exc))
+        raise WriteError(f"cannot copy the previous {target} to build the new one ({first[2]}); free space or "
+                         "make the folder writable, then run again") from None
     except OSError as exc:
         message = describe_os_error(exc, exc.filename or target)
         if message is None:
