@@ -112,6 +112,8 @@ def read_run_record(path: Path) -> dict[str, Any]:
     written by `harness run` and may have been edited by hand since."""
     import json
     fix = "restore it (version control or a backup), or start the run over with `harness run ... --force`"
+    from harness.safety.paths import require_regular_file
+    require_regular_file(path)  # a FIFO would hang the read
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:

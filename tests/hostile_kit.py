@@ -38,7 +38,9 @@ _OPENED: Optional[list[str]] = None  # paths opened while a case runs (an audit 
 
 def _audit(event: str, args: tuple) -> None:
     if _OPENED is not None and event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
-        _OPENED.append(os.fsdecode(args[0]))
+        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        if not flags & getattr(os, "O_NOFOLLOW", 0):  # an open that refuses links reads nothing through one
+            _OPENED.append(os.fsdecode(args[0]))
 
 
 sys.addaudithook(_audit)

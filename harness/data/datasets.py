@@ -18,7 +18,8 @@ from torch.utils.data import Dataset
 from harness.data.layouts import ImageRef
 from harness.data.splits import Split
 from harness.errors import HarnessError
-from harness.safety.images import IMAGE_ERRORS, require_regular_file
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.paths import require_regular_file
 from harness.tasks import ImageSpec
 
 

@@ -19,7 +19,8 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 from harness.errors import HarnessError
-from harness.safety.images import IMAGE_ERRORS, require_regular_file
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.paths import require_regular_file
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

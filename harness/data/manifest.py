@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.safety.images import require_regular_file
+from harness.safety.paths import require_regular_file
 
 # What a complete file of each image format ends with; a file cut short by an interrupted copy or
 # download lacks it. Header checks miss such files (the header is intact) and training would stop

@@ -70,6 +70,15 @@ def safe_slug(*parts: Any) -> str:
     return "--".join(out)
 
 
-def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
-    """os.open that refuses a symlink at `path` (a planted link would make us write through it)."""
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), mode)
+def require_regular_file(path) -> None:
+    """Refuse a FIFO, device or socket (or a symlink to one, such as /dev/zero) before opening it: reading one
+    would wait forever or never end."""
+    from harness.errors import HarnessError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise HarnessError(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise HarnessError(f"{path} is not a regular file (a FIFO, device or folder, or a symlink to one); "
+                           "remove or replace it")
