@@ -139,7 +139,8 @@ def fetch(url: str, dest: Path, timeout: float = 60.0,
         try:
             with open(part, mode) as fh:
                 while True:
-                    block = response.read(CHUNK)
+                    # read1: whatever has arrived (at most CHUNK), so a trickling server meets the deadline
+                    block = response.read1(CHUNK) if hasattr(response, "read1") else response.read(CHUNK)
                     if not block:
                         break
                     fh.write(block)
@@ -205,11 +206,11 @@ def extract(archive: Path, data_root: Path, folder: str) -> Path:
             if message is not None:  # disk full, read-only: the archive is fine, keep it for the next try
                 raise WriteError(f"extracting {archive.name}: {message}") from exc
             archive.unlink(missing_ok=True)
-            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({exc}); it was deleted, "
+            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({_first_line(exc)}); it was deleted, "
                                f"run the download again") from exc
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as exc:
             archive.unlink(missing_ok=True)
-            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({exc}); it was deleted, "
+            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({_first_line(exc)}); it was deleted, "
                                f"run the download again") from exc
         entries = [p for p in staging.iterdir() if not p.name.startswith((".", "__MACOSX"))]
         # Archives hold either one top folder named after the data set, or the data set's content.
@@ -221,6 +222,11 @@ def extract(archive: Path, data_root: Path, folder: str) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n")[:1]).rstrip(":")
+    return text[:200] or type(exc).__name__
 
 
 def _check_tar_members(tf: tarfile.TarFile, dest: Path) -> None:
@@ -268,7 +274,8 @@ def download(source: DataSource, data_root: Path, expected_digest: Optional[str]
             except HarnessError as exc:
                 errors.append(str(exc))
         else:
-            raise HarnessError(f"no mirror of {source.family}/{source.name} answered:\n  " + "\n  ".join(errors))
+            joined = errors[0] if len(errors) == 1 else "\n  " + "\n  ".join(errors)
+            raise HarnessError(f"no mirror of {source.family}/{source.name} answered: {joined}")
     folder = extract(archive, data_root, source.name)
     if not keep_archive:
         archive.unlink(missing_ok=True)

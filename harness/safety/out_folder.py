@@ -35,6 +35,8 @@ def check_out_folder(out: Path, results: Path, kind: str) -> None:
     if str(out) in ("", ".") or out.resolve() == Path.cwd().resolve() or out.resolve() == Path(out.anchor):
         raise UsageError(f"--out {out}: the current or root folder cannot be replaced; name a folder of its own, "
                          f"e.g. --out {kind}s")
+    if results.exists() and not results.is_dir():
+        raise UsageError(f"--results {results} is a file, not a folder of result files")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder; name a folder (it is created)")
     if out.is_symlink():

@@ -1,0 +1,402 @@
+"""Hostile values and files given to `harness run`, `harness data verify` and `harness data download`: schedule
+files, `--set` values, CLI options, data folders and download servers. Each is refused up front with one line
+(exit 2 for usage errors), without a traceback, a hang, training on nonsense, or a write outside its folder.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import struct
+import tarfile
+import threading
+import time
+import zipfile
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from hostile_kit import Case, Ctx, assert_clean, ctx, demo_data_copy, demo_template  # noqa: F401
+
+USAGE = (2,)
+FAIL = (1,)
+TRAINS = 60  # seconds for cases that a harness without the check would train on
+
+
+# ------------------------------------------------------------------------------------------ schedules and --set
+SCHEDULE = {"name": "hostile", "description": "a schedule file from elsewhere", "epochs_constant": 1,
+            "epochs_decay": 0, "max_iters_per_epoch": 2, "image_size": 32, "checkpoint_every": 2, "log_every": 1}
+
+
+def run_argv(ctx: Ctx, *extra: str) -> list[str]:
+    out = ctx.tmp / "runs"
+    ctx.writable = [out]
+    return ["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(out), *extra]
+
+
+def _schedule(edit=None, text: str | None = None):
+    def setup(ctx: Ctx) -> list[str]:
+        path = ctx.tmp / "hostile.yaml"
+        if text is not None:
+            path.write_text(text)
+        else:
+            data = dict(SCHEDULE)
+            replaced = edit(data) if edit else None
+            path.write_text(yaml.safe_dump(data if replaced is None else replaced))
+        return run_argv(ctx, "--schedule", str(path))
+    return setup
+
+
+def _key(key, value):
+    return lambda d: d.__setitem__(key, value)
+
+
+def _no_code_ran(ctx: Ctx, _: str) -> str | None:
+    return "YAML ran a command" if (ctx.tmp / "yaml-ran").exists() else None
+
+
+SCHEDULE_CASES = [
+    Case("schedule-zero-epochs", "schedules", _schedule(_key("epochs_constant", 0)), USAGE, seconds=TRAINS),
+    Case("schedule-negative-epochs", "schedules", _schedule(_key("epochs_constant", -1)), USAGE, seconds=TRAINS),
+    Case("schedule-negative-decay", "schedules", _schedule(_key("epochs_decay", -3)), USAGE, seconds=TRAINS),
+    Case("schedule-lr-negative", "schedules", _schedule(_key("lr", -1.0)), USAGE, seconds=TRAINS),
+    Case("schedule-lr-zero", "schedules", _schedule(_key("lr", 0.0)), USAGE, seconds=TRAINS),
+    Case("schedule-lr-nan", "schedules", _schedule(_key("lr", float("nan"))), USAGE, seconds=TRAINS),
+    Case("schedule-lr-inf", "schedules", _schedule(_key("lr", float("inf"))), USAGE, seconds=TRAINS),
+    Case("schedule-lr-string", "schedules", _schedule(_key("lr", "fast")), USAGE),
+    Case("schedule-batch-zero", "schedules", _schedule(_key("batch_size", 0)), USAGE, seconds=TRAINS),
+    Case("schedule-batch-negative", "schedules", _schedule(_key("batch_size", -2)), USAGE, seconds=TRAINS),
+    Case("schedule-batch-float", "schedules", _schedule(_key("batch_size", 1.5)), USAGE),
+    Case("schedule-iters-zero", "schedules", _schedule(_key("max_iters_per_epoch", 0)), USAGE, seconds=TRAINS),
+    Case("schedule-image-size-zero", "schedules", _schedule(_key("image_size", 0)), USAGE, seconds=TRAINS),
+    Case("schedule-image-size-negative", "schedules", _schedule(_key("image_size", -32)), USAGE, seconds=TRAINS),
+    Case("schedule-betas-out-of-range", "schedules", _schedule(_key("betas", [2, 3])), USAGE, seconds=TRAINS),
+    Case("schedule-betas-string", "schedules", _schedule(_key("betas", "fast")), USAGE),
+    Case("schedule-gan-loss-unknown", "schedules", _schedule(_key("gan_loss", "hinge2")), USAGE),
+    Case("schedule-lr-decay-unknown", "schedules", _schedule(_key("lr_decay", "sometimes")), USAGE),
+    Case("schedule-log-every-zero", "schedules", _schedule(_key("log_every", 0)), USAGE, seconds=TRAINS),
+    Case("schedule-checkpoint-every-zero", "schedules", _schedule(_key("checkpoint_every", 0)), USAGE,
+         seconds=TRAINS),
+    Case("schedule-unknown-key", "schedules", _schedule(_key("epochz", 3)), USAGE),
+    Case("schedule-name-path", "schedules", _schedule(_key("name", "../../outside")), USAGE),
+    Case("schedule-name-missing", "schedules", _schedule(lambda d: d.pop("name")), USAGE),
+    Case("schedule-method-defaults-list", "schedules", _schedule(_key("method_defaults", [1])), USAGE),
+    Case("schedule-method-defaults-ngf-zero", "schedules", _schedule(_key("method_defaults", {"ngf": 0})), USAGE,
+         seconds=TRAINS),
+    Case("schedule-not-yaml", "schedules", _schedule(text="name: [unclosed\n  - :"), USAGE),
+    Case("schedule-top-level-list", "schedules", _schedule(text="- 1\n- 2\n"), USAGE),
+    Case("schedule-empty", "schedules", _schedule(text=""), USAGE),
+    Case("schedule-python-tag", "schedules",
+         lambda c: _schedule(text=f"!!python/object/apply:os.system ['touch {c.tmp / 'yaml-ran'}']\n")(c), USAGE,
+         check=_no_code_ran),
+    Case("schedule-fifo", "schedules", lambda c: (os.mkfifo(c.tmp / "f.yaml"),
+                                                  run_argv(c, "--schedule", str(c.tmp / "f.yaml")))[1], USAGE,
+         seconds=15),
+    Case("schedule-folder", "schedules", lambda c: ((c.tmp / "d.yaml").mkdir(),
+                                                    run_argv(c, "--schedule", str(c.tmp / "d.yaml")))[1], USAGE),
+]
+
+SET_VALUES = {"ngf-zero": "ngf=0", "ngf-negative": "ngf=-4", "ngf-string": "ngf=wide", "ngf-float": "ngf=1.5",
+              "ngf-list": "ngf=[4]", "ndf-zero": "ndf=0", "n-blocks-negative": "n_blocks=-1",
+              "lr-negative": "lr=-1", "lr-zero": "lr=0", "lr-nan": "lr=.nan", "lr-inf": "lr=.inf",
+              "lr-string": "lr=fast", "lambda-negative": "lambda_cycle=-1", "lambda-nan": "lambda_cycle=.nan",
+              "betas-out-of-range": "betas=[2, 0.9]", "betas-string": "betas=x", "init-gain-inf": "init_gain=.inf",
+              "unknown-key": "colour=red", "no-key": "=3", "no-equals": "ngf", "gan-loss-unknown": "gan_loss=hinge2"}
+SET_CASES = [Case(f"set-{name}", "--set values", lambda c, v=value: run_argv(c, "--set", v), USAGE, seconds=TRAINS)
+             for name, value in SET_VALUES.items()]
+
+
+def _file_named(name: str):
+    def make(ctx: Ctx) -> Path:
+        path = ctx.tmp / name
+        path.write_text("a file, not a folder\n")
+        return path
+    return make
+
+
+CLI_CASES = [
+    Case("run-out-is-a-file", "cli values", lambda c: run_argv(c) + ["--out", str(_file_named("r.txt")(c))],
+         (1, 2), seconds=TRAINS),
+    Case("run-data-root-is-a-file", "cli values",
+         lambda c: run_argv(c, "--data-root", str(_file_named("d.txt")(c))), (1, 2)),
+    Case("run-data-root-missing", "cli values", lambda c: run_argv(c, "--data-root", str(c.tmp / "nope")), (1, 2)),
+    Case("run-seed-negative", "cli values", lambda c: run_argv(c, "--seed", "-1"), USAGE),
+    Case("run-seed-huge", "cli values", lambda c: run_argv(c, "--seed", str(2 ** 40)), USAGE),
+    Case("run-batch-zero", "cli values", lambda c: run_argv(c, "--batch-size", "0"), USAGE),
+    Case("run-batch-negative", "cli values", lambda c: run_argv(c, "--batch-size", "-3"), USAGE),
+    Case("run-methods-empty", "cli values", lambda c: run_argv(c)[:4] + [","] + run_argv(c)[5:], USAGE),
+    Case("run-task-path", "cli values", lambda c: ["run", "--task", "../../etc", "--methods", "cyclegan"], USAGE),
+    Case("resume-missing-folder", "cli values", lambda c: ["resume", str(c.tmp / "nope")], (1, 2)),
+    Case("resume-a-file", "cli values", lambda c: ["resume", str(_file_named("x.txt")(c))], (1, 2)),
+    Case("evaluate-missing-folder", "cli values", lambda c: ["evaluate", str(c.tmp / "nope")], (1, 2)),
+    Case("report-results-is-a-file", "cli values",
+         lambda c: ["report", "--results", str(_file_named("x.json")(c)), "--out", str(c.tmp / "site")], (1, 2)),
+    Case("leaderboard-tables-is-a-file", "cli values",
+         lambda c: ["leaderboard", "--results", str(c.results), "--out", str(c.tmp / "b"), "--tables",
+                    str(_file_named("t.yaml")(c))], (1, 2)),
+]
+
+
+# ------------------------------------------------------------------------------------------------- data folder
+def _png_bytes(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((height, width, 3), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _bomb_png() -> bytes:
+    """A valid PNG header announcing 40000 x 40000 pixels (a few hundred bytes on disk)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + \
+        chunk(b"IEND", b"")
+
+
+def _data(place):
+    def setup(ctx: Ctx) -> list[str]:
+        root = demo_data_copy(ctx.data_root / "demo")
+        place(ctx, root / "val")
+        ctx.writable = []
+        return ["data", "verify", "--task", "demo", "--data-root", str(ctx.data_root)]
+    return setup
+
+
+def _write(name: str, data):
+    return lambda c, folder: (folder / name).write_bytes(data() if callable(data) else data)
+
+
+DATA_CASES = [
+    Case("data-fifo", "data folder", _data(lambda c, f: os.mkfifo(f / "999.png")), FAIL, seconds=15),
+    Case("data-link-dev-zero", "data folder", _data(lambda c, f: (f / "999.png").symlink_to("/dev/zero")), FAIL,
+         seconds=15),
+    Case("data-link-dev-zero-jpg", "data folder", _data(lambda c, f: (f / "999.jpg").symlink_to("/dev/zero")), FAIL,
+         seconds=15),
+    Case("data-fifo-not-an-image", "data folder", _data(lambda c, f: os.mkfifo(f / "notes.txt")), FAIL, seconds=15),
+    Case("data-decompression-bomb", "data folder", _data(_write("999.png", _bomb_png)), FAIL),
+    Case("data-png-named-jpg", "data folder", _data(_write("999.jpg", lambda: _png_bytes(64, 32))), FAIL,
+         check=lambda c, out: None if "PNG" in out else "the message does not say the file is a PNG"),
+    Case("data-truncated-png", "data folder", _data(_write("999.png", lambda: _png_bytes(64, 32)[:-20])), FAIL),
+    Case("data-empty-png", "data folder", _data(_write("999.png", b"")), FAIL),
+    Case("data-text-named-png", "data folder", _data(_write("999.png", b"hello, not an image\n")), FAIL),
+    Case("data-random-png", "data folder", _data(_write("999.png", lambda: os.urandom(2048))), FAIL),
+    Case("data-folder-named-png", "data folder", _data(lambda c, f: (f / "999.png").mkdir()), (0, 1)),
+]
+
+
+# ------------------------------------------------------------------------------------------------- downloads
+def _zip_bytes(name: str = "tiny") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for folder in ("trainA", "trainB", "testA", "testB"):
+            zf.writestr(f"{name}/{folder}/0.png", _png_bytes(8, 8))
+    return buf.getvalue()
+
+
+def _tar_bytes(add) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = _png_bytes(8, 8)
+        info = tarfile.TarInfo("tiny/trainA/0.png")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+        add(tf)
+    return buf.getvalue()
+
+
+def _member(name: str, kind: bytes, **attrs):
+    def add(tf: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        for k, v in attrs.items():
+            setattr(info, k, v)
+        payload = b"x" * info.size if kind == tarfile.REGTYPE else None
+        tf.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return add
+
+
+class Server:
+    """Loopback HTTP server; each path is a behaviour (see `_handle`)."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                try:
+                    server.handle(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        kind, _, name = h.path.strip("/").partition("/")
+        body = self.files.get(name, _zip_bytes())
+        if kind == "ok":
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+        elif kind == "missing":
+            h.send_error(404)
+        elif kind in ("bad-length", "negative-length", "huge-length"):
+            value = {"bad-length": "abc", "negative-length": "-5", "huge-length": str(1 << 50)}[kind]
+            h.send_response(200)
+            h.send_header("Content-Length", value)
+            h.end_headers()
+            h.wfile.write(body)
+        elif kind == "endless":  # no length, 16 MiB of zeros, then the connection closes
+            h.send_response(200)
+            h.end_headers()
+            block = bytes(1 << 16)
+            for _ in range(256):
+                h.wfile.write(block)
+        elif kind == "trickle":  # one byte every 0.2 s, for up to a minute
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            for i in range(300):
+                h.wfile.write(body[i:i + 1])
+                h.wfile.flush()
+                time.sleep(0.2)
+        elif kind == "other-host":
+            h.send_response(302)
+            h.send_header("Location", f"http://localhost:{self.port}/ok/{name}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif kind == "to-file":
+            h.send_response(302)
+            h.send_header("Location", "file:///etc/passwd")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif kind == "loop":
+            h.send_response(302)
+            h.send_header("Location", f"http://127.0.0.1:{self.port}/loop/{name}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = Server()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+SERVER: dict[str, Server] = {}
+
+
+def _download(kind: str, body: bytes | None = None, archive: str = "zip", env: dict | None = None, extra=None):
+    def setup(ctx: Ctx) -> list[str]:
+        from harness.data import download as dl
+        srv = SERVER["current"]
+        name = f"{kind}-{id(ctx)}"
+        if body is not None:
+            srv.files[name] = body
+        source = dl.DataSource("cyclegan", "tiny", (f"http://127.0.0.1:{srv.port}/{kind}/{name}",), archive, None)
+        ctx.patches.append(mock.patch.object(dl, "load_sources", lambda path=None: {"cyclegan/tiny": source}))
+        ctx.env.update({"HARNESS_OFFLINE": "0", "HARNESS_DOWNLOAD_DEADLINE_S": "2",
+                        "HARNESS_DOWNLOAD_MAX_BYTES": str(1 << 20), **(env or {})})
+        if extra:
+            extra(ctx)
+        ctx.data_root.mkdir(parents=True, exist_ok=True)
+        ctx.writable = [ctx.data_root]
+        return ["data", "download", "cyclegan/tiny", "--data-root", str(ctx.data_root), "--timeout", "5"]
+    return setup
+
+
+def _nothing_special(ctx: Ctx, _: str) -> str | None:
+    """No device, FIFO, link leaving the data root, setuid or world-writable file was extracted."""
+    root = ctx.data_root.resolve()
+    for path in ctx.data_root.rglob("*"):
+        info = path.lstat()
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            return f"extracted a special file {path.name}"
+        if stat.S_ISLNK(info.st_mode) and root not in path.resolve().parents:
+            return f"extracted a link leaving the data root: {path.name}"
+        if stat.S_ISREG(info.st_mode) and info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH):
+            return f"extracted {path.name} with mode {oct(info.st_mode)}"
+    return None
+
+
+def _small_part(ctx: Ctx, _: str) -> str | None:
+    sizes = [p.stat().st_size for p in ctx.data_root.rglob("*") if p.is_file()]
+    return f"wrote {max(sizes):,} bytes past the cap" if sizes and max(sizes) > (1 << 20) + (1 << 16) else None
+
+
+def _archive_kept(ctx: Ctx, output: str) -> str | None:
+    if "corrupt" in output:
+        return "a full disk was reported as a corrupt archive"
+    return None if list(ctx.data_root.glob(".downloads/tiny.*")) else "the downloaded archive was deleted"
+
+
+def _disk_full_extracting(ctx: Ctx) -> None:
+    ctx.patches.append(mock.patch("shutil.copyfileobj", side_effect=OSError(errno.ENOSPC, "No space left on device")))
+
+
+DOWNLOAD_CASES = [
+    Case("download-404", "downloads", _download("missing"), FAIL),
+    Case("download-bad-content-length", "downloads", _download("bad-length"), FAIL),
+    Case("download-negative-content-length", "downloads", _download("negative-length"), FAIL),
+    Case("download-huge-content-length", "downloads", _download("huge-length"), FAIL, check=_small_part),
+    Case("download-endless-body", "downloads", _download("endless"), FAIL, check=_small_part),
+    Case("download-trickle", "downloads", _download("trickle"), FAIL, seconds=12),
+    Case("download-redirect-other-host", "downloads", _download("other-host"), FAIL),
+    Case("download-redirect-file-url", "downloads", _download("to-file"), FAIL),
+    Case("download-redirect-loop", "downloads", _download("loop"), FAIL),
+    Case("download-corrupt-zip", "downloads", _download("ok", _zip_bytes()[:-40]), FAIL),
+    Case("download-not-an-archive", "downloads", _download("ok", b"<html>not found</html>"), FAIL),
+    Case("download-zip-dotdot", "downloads",
+         _download("ok", (lambda: (lambda b: (zipfile.ZipFile(b, "a").writestr("../../escaped.txt", "x"), b)[1]
+                                   .getvalue())(io.BytesIO(_zip_bytes())))()), (0, 1)),
+    Case("download-tar-device", "downloads",
+         _download("ok", _tar_bytes(_member("tiny/trainA/dev", tarfile.CHRTYPE, devmajor=1, devminor=3)), "tar.gz"),
+         FAIL, check=_nothing_special),
+    Case("download-tar-fifo", "downloads",
+         _download("ok", _tar_bytes(_member("tiny/trainA/pipe", tarfile.FIFOTYPE)), "tar.gz"), FAIL,
+         check=_nothing_special),
+    Case("download-tar-setuid", "downloads",
+         _download("ok", _tar_bytes(_member("tiny/trainA/run.sh", tarfile.REGTYPE, size=4, mode=0o4777)), "tar.gz"),
+         (0, 1), check=_nothing_special),
+    Case("download-tar-symlink-out", "downloads",
+         _download("ok", _tar_bytes(_member("tiny/trainA/pw", tarfile.SYMTYPE, linkname="/etc/passwd")), "tar.gz"),
+         FAIL, check=_nothing_special),
+    Case("download-tar-hardlink-out", "downloads",
+         _download("ok", _tar_bytes(_member("tiny/trainA/pw", tarfile.LNKTYPE, linkname="/etc/passwd")), "tar.gz"),
+         FAIL, check=_nothing_special),
+    Case("download-tar-dotdot", "downloads",
+         _download("ok", _tar_bytes(_member("../../escaped.txt", tarfile.REGTYPE, size=3)), "tar.gz"), FAIL),
+    Case("download-disk-full-extracting", "downloads", _download("ok", extra=_disk_full_extracting), FAIL,
+         check=_archive_kept),
+]
+
+
+@pytest.mark.parametrize("case", SCHEDULE_CASES + SET_CASES + CLI_CASES + DATA_CASES, ids=str)
+def test_hostile_values_and_data(case: Case, ctx: Ctx) -> None:
+    assert_clean(case, ctx)
+
+
+@pytest.mark.parametrize("case", DOWNLOAD_CASES, ids=str)
+def test_hostile_download_servers_and_archives(case: Case, ctx: Ctx, server: Server) -> None:
+    SERVER["current"] = server
+    assert_clean(case, ctx)
