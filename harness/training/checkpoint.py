@@ -96,8 +96,15 @@ def save_checkpoint(path: Path, method: Method, position: dict[str, int], extra:
         _keep_as_previous(path)
         # the digest file lists the new digest and the one it replaces: true before and after the rename
         new = sha256_file(tmp)
-        write_digests(path, [new] + (sha256_file(path) if path.exists() else "").split())
+        write_digests(path, [new] + _current_digests(path))
     write_digests(path, [new])
+
+
+def _current_digests(path: Path) -> list[str]:
+    """The digests recorded for the checkpoint at `path`; hashed now only for one written before digest files."""
+    if not path.exists():
+        return []
+    return recorded_digests(path) or [sha256_file(path)]
 
 
 def _keep_as_previous(path: Path) -> None:
@@ -105,15 +112,17 @@ def _keep_as_previous(path: Path) -> None:
     if not path.exists():
         return
     previous = path.with_name(PREVIOUS_NAME)
-    known = recorded_digests(path)
-    # previous.pt's digest file lists what latest.pt's did plus the file's digest as it is (crash-safe order)
-    write_digests(previous, (known or []) + [sha256_file(path)])
+    # previous.pt's digest file: what latest.pt's says (a damaged latest stays detectably damaged as previous),
+    # listing the old previous's too until the link is in place (a kill in between leaves both valid)
+    digests = _current_digests(path)
+    write_digests(previous, digests + (recorded_digests(previous) or []))
     with atomic_path(previous) as tmp:
         tmp.unlink()
         try:
             os.link(path, tmp)  # no copy: the same file under a second name
         except OSError:  # file systems without hard links
             shutil.copyfile(path, tmp)
+    write_digests(previous, digests)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
