@@ -47,7 +47,8 @@ def _schedule(edit=None, text: str | None = None):
         if text is not None:
             path.write_text(text)
         else:
-            data = dict(SCHEDULE)
+            # a name of its own: schedules register by name, and the cases share one process
+            data = {**SCHEDULE, "name": f"hostile-{ctx.tmp.name[-40:]}".replace("[", "").replace("]", "")}
             replaced = edit(data) if edit else None
             path.write_text(yaml.safe_dump(data if replaced is None else replaced))
         return run_argv(ctx, "--schedule", str(path))
