@@ -3,7 +3,8 @@
 Both commands build a new folder beside `--out` and swap it in, removing the old one. That is only
 safe for a folder the harness wrote itself: each build leaves a marker file in it, and an existing
 `--out` without the marker (a user folder, the results, `.`) is refused, as is one that holds or is
-the results folder the build reads.
+the results folder the build reads. (A new folder inside the results, e.g. `results/leaderboards-demo`, is
+fine: it holds no result files.)
 """
 from __future__ import annotations
 
@@ -45,8 +46,6 @@ def check_out_folder(out: Path, results: Path, kind: str) -> None:
     if out_r == results_r or out_r in results_r.parents:
         raise UsageError(f"--out {out} holds the results folder {results}; it would be replaced: "
                          f"name another folder, e.g. --out {kind}")
-    if results_r in out_r.parents:
-        raise UsageError(f"--out {out} is inside the results folder {results}; name a folder outside it")
     if out.is_dir() and any(out.iterdir()):
         if not (out / MARKER_NAME).is_file() and not _older_build(out, kind):
             raise UsageError(f"--out {out} exists and was not written by `harness {kind}` (no {MARKER_NAME} "
