@@ -34,7 +34,11 @@ def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> 
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(value, hints[name], f"{where}.{name}" if where else name)
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if getattr(cls, "range_checked", False):  # schedules and method configs: ranges, before any training
+        from harness.safety.values import check_values
+        check_values(obj, where)
+    return obj
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -47,10 +47,11 @@ def describe_os_error(exc: OSError, target: str | os.PathLike[str] | None = None
     return f"cannot write {name}: {exc.strerror or os.strerror(exc.errno)}; {advice}"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+def _umask_mode() -> int:
+    """The mode a plain `open(..., "w")` would give a new file under the current umask (0644 under 022)."""
+    mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -65,8 +66,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         if message is None:
             raise
         raise WriteError(message) from exc
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
-    os.close(fd)
+    try:
+        os.fchmod(fd, _umask_mode())  # mkstemp makes 0600; results and reports are for others to read too
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path

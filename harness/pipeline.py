@@ -6,7 +6,6 @@ run's spec and resolved config, so `resume` can rebuild everything from the fold
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 import shutil
@@ -23,7 +22,8 @@ from harness.data.prepare import PreparedData, prepare_data
 from harness.errors import HarnessError, UsageError
 from harness.io import remove_stale_temporaries, sha256_file, sha256_text, write_json
 from harness.registry import METHODS, SCHEDULES, TASKS
-from harness.run_folder import RunLock, check_drift, check_name, register_saved_schedule, trained_on
+from harness.run_folder import (RunLock, check_drift, check_name, read_run_record, register_saved_schedule,
+                                trained_on)
 from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
 from harness.tasks import ImageSpec, TaskSpec
 from harness.training import distributed
@@ -172,9 +172,9 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_setting(setting)
     run_dir = spec.run_dir
     spec_file = run_dir / RUN_SPEC
-    saved_run = _read_json(spec_file) if spec_file.exists() else None
+    saved_run = read_run_record(spec_file) if spec_file.exists() else None
     if saved_run is not None:
-        previous = RunSpec(**saved_run["spec"])
+        previous = _spec_from_record(saved_run["spec"], spec_file)
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
                                compile=spec.compile, tensorboard=spec.tensorboard) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
@@ -282,7 +282,7 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
         raise UsageError(f"{run_dir} is not a run folder (no {RUN_SPEC}); start runs with `harness run`")
     if (Path(run_dir) / RESULT_NAME).exists():
         raise UsageError(f"{run_dir} is already complete (it has {RESULT_NAME})")
-    saved = _read_json(spec_file)
+    saved = read_run_record(spec_file)
     data = saved["spec"]
     run_path = Path(run_dir)
     register_saved_schedule(data.get("schedule"), (saved.get("trained_on") or {}).get("schedule"), spec_file)
@@ -292,14 +292,18 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
         data["device"] = device
     if data_root:
         data["data_root"] = data_root
-    spec = RunSpec(**data)
+    spec = _spec_from_record(data, spec_file)
     if spec.run_dir.resolve() != run_path.resolve():
         raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
     return execute(spec, eval_options=eval_options, from_previous=from_previous)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+def _spec_from_record(data: dict[str, Any], spec_file: Path) -> RunSpec:
+    try:
+        return RunSpec(**data)
+    except TypeError as exc:  # a key renamed or added by hand
+        raise HarnessError(f"{spec_file}: its spec does not describe a run ({exc}); restore the file or start the "
+                           "run over with `harness run ... --force`") from None
 
 
 def _attach_log_file(run_dir: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,7 +40,16 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a symlink planted as run.lock: it would overwrite its target with our pid
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:
+                if self.path.is_symlink() or not self.path.is_file():
+                    raise HarnessError(f"{self.path} is not a plain file (a symlink or special file); remove it "
+                                       "and run again") from None
+                raise
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise HarnessError(f"{self.path} is not a plain file (a FIFO or device); remove it and run again")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -91,10 +101,49 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+TRAINED_ON_KEYS = {"data_manifest_digest": str, "split_digest": str, "schedule": dict, "method_config": dict,
+                   "train_options": dict}
+SPEC_TYPES = {"task": str, "method": str, "schedule": str, "seed": int, "device": str, "out": str,
+              "overrides": dict, "train": dict, "compile": bool, "world_size": int, "tensorboard": bool}
+
+
+def read_run_record(path: Path) -> dict[str, Any]:
+    """run.json as a resume needs it, or a one-line error naming the field that is wrong: the file is
+    written by `harness run` and may have been edited by hand since."""
+    import json
+    fix = "restore it (version control or a backup), or start the run over with `harness run ... --force`"
+    from harness.safety.paths import require_regular_file
+    require_regular_file(path)  # a FIFO would hang the read
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise HarnessError(f"{path} is not readable JSON ({type(exc).__name__}); {fix}") from None
+    spec = record.get("spec") if isinstance(record, dict) else None
+    if not isinstance(spec, dict):
+        raise HarnessError(f"{path} has no 'spec' mapping; {fix}")
+    for key, kind in SPEC_TYPES.items():
+        value = spec.get(key)
+        if key in spec and value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise HarnessError(f"{path}: spec.{key} is {value!r}, not a {kind.__name__}; {fix}")
+    for key in ("task", "method"):
+        if key not in spec:
+            raise HarnessError(f"{path}: spec.{key} is missing; {fix}")
+    saved = record.get("trained_on")
+    if not isinstance(saved, dict):
+        raise HarnessError(f"{path} has no 'trained_on' record, so nothing shows what the checkpoint was trained on "
+                           "and a resume could silently continue on other data or settings; resume it with the "
+                           f"harness version that wrote it, or start over with --force")
+    for key, kind in TRAINED_ON_KEYS.items():
+        if not isinstance(saved.get(key), kind):
+            raise HarnessError(f"{path}: trained_on.{key} is missing or not a {kind.__name__}; {fix}")
+    return record
+
+
 def check_drift(run_dir: Path, saved: Optional[dict[str, Any]], now: dict[str, Any], data_root: Any) -> None:
     """Refuse to resume when what the run was trained on changed; say what changed and what to do."""
-    if not saved:
-        return  # run.json from before this record existed: nothing to compare
+    if not isinstance(saved, dict):
+        raise HarnessError(f"cannot resume {run_dir}: its run.json has no 'trained_on' record to check the data and "
+                           "settings against; start it over with `harness run ... --force`")
     changes = []
     if saved["data_manifest_digest"] != now["data_manifest_digest"]:
         changes.append(f"the data (manifest digest {saved['data_manifest_digest'][:12]}… then, "

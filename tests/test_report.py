@@ -111,6 +111,7 @@ def test_report_replaces_the_site_as_a_whole_and_cli_prints_the_path(results, tm
     out = tmp_path / "site"
     (out / "runs").mkdir(parents=True)
     (out / "runs" / "gone--run.html").write_text("stale", encoding="utf-8")
+    (out / ".harness-output").write_text("a previous report\n", encoding="utf-8")  # only its own folder is replaced
     assert cli_main(["report", "--results", str(results), "--out", str(out)]) == 0
     assert f"report -> {out / 'index.html'}" in capsys.readouterr().out
     assert not (out / "runs" / "gone--run.html").exists()

@@ -169,8 +169,12 @@ def resolve_methods(value: str, task_name: str) -> list[str]:
 
 
 def handle_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from harness.pipeline import RunSpec, execute
     from harness.training.preemption import Preempted
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is a file, not a folder; name a folder for the results (it is created)")
     schedule = resolve_schedule(args.schedule)
     train = train_options(args)
     methods = resolve_methods(args.methods, args.task)

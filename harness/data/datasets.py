@@ -18,15 +18,18 @@ from torch.utils.data import Dataset
 from harness.data.layouts import ImageRef
 from harness.data.splits import Split
 from harness.errors import HarnessError
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.paths import require_regular_file
 from harness.tasks import ImageSpec
 
 
 def load_image(ref: ImageRef) -> Image.Image:
     """Decode an image (its left or right half for aligned A|B files) as RGB, naming the file on failure."""
+    require_regular_file(ref.path)
     try:
         with Image.open(ref.path) as img:
             img = img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, *IMAGE_ERRORS) as exc:
         raise HarnessError(f"cannot decode image {ref.path}: {exc}") from exc
     if ref.half is not None:
         w, h = img.size

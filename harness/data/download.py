@@ -20,10 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
+
+from harness.data.download_limits import content_length, download_limits, open_url
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Callable, Optional
 from harness.config import load_yaml
 from harness.data.manifest import build_manifest
 from harness.errors import HarnessError, UsageError, did_you_mean
+from harness.io import WriteError, describe_os_error
 
 log = logging.getLogger(__name__)
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
@@ -90,12 +92,15 @@ def find_source(name: str, sources: Optional[dict[str, DataSource]] = None) -> D
 
 
 def fetch(url: str, dest: Path, timeout: float = 60.0,
-          progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Path:
+          progress: Optional[Callable[[int, Optional[int]], None]] = None, allow_cross_host: bool = False,
+          max_bytes: Optional[int] = None, deadline_s: Optional[float] = None) -> Path:
     """Download `url` to `dest`, resuming `dest.part` if present. Returns `dest`.
 
     Raises `DownloadInterrupted` (partial file kept) when the body ends before its announced
-    length, and `HarnessError` for HTTP errors.
+    length, and `HarnessError` for HTTP errors, a body over `max_bytes`, a download past `deadline_s`
+    and a redirect to another host (unless `allow_cross_host`: the caller verifies a pinned digest).
     """
+    limits = download_limits(max_bytes, deadline_s)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -103,7 +108,7 @@ def fetch(url: str, dest: Path, timeout: float = 60.0,
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = open_url(request, timeout, allow_cross_host)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             # Nothing left to send: the part file already holds the whole body.
@@ -129,19 +134,27 @@ def fetch(url: str, dest: Path, timeout: float = 60.0,
             if have:
                 log.info("%s ignores Range requests; restarting the download", url)
             mode, done = "wb", 0
-        length = response.headers.get("Content-Length")
-        expected = done + int(length) if length is not None else None
+        expected = done + content_length(response, url) if response.headers.get("Content-Length") else None
+        limits.check_announced(url, expected)
         try:
             with open(part, mode) as fh:
                 while True:
-                    block = response.read(CHUNK)
+                    # read1: whatever has arrived (at most CHUNK), so a trickling server meets the deadline
+                    block = response.read1(CHUNK) if hasattr(response, "read1") else response.read(CHUNK)
                     if not block:
                         break
                     fh.write(block)
                     done += len(block)
+                    limits.check_progress(url, done, part)
                     if progress:
                         progress(done, expected)
-        except (OSError, ValueError) as exc:  # connection reset, http.client.IncompleteRead
+        except OSError as exc:
+            message = describe_os_error(exc, part)
+            if message is not None:  # disk full: not an interrupted download
+                raise WriteError(message) from exc
+            raise DownloadInterrupted(f"download of {url} interrupted at {done:,} bytes ({exc}); "
+                                      f"{part} is kept, run again to resume") from exc
+        except ValueError as exc:  # http.client.IncompleteRead
             raise DownloadInterrupted(f"download of {url} interrupted at {done:,} bytes ({exc}); "
                                       f"{part} is kept, run again to resume") from exc
     if expected is not None and done < expected:
@@ -183,14 +196,21 @@ def extract(archive: Path, data_root: Path, folder: str) -> Path:
                     zf.extractall(staging)  # ZipFile sanitises absolute and '..' member paths
             else:
                 with tarfile.open(archive) as tf:
-                    if sys.version_info >= (3, 12):
+                    if hasattr(tarfile, "data_filter"):  # 3.12, 3.11.4+, 3.10.12+, 3.9.17+, 3.8.17+
                         tf.extractall(staging, filter="data")
                     else:
                         _check_tar_members(tf, staging)
                         tf.extractall(staging)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        except OSError as exc:
+            message = describe_os_error(exc, staging)
+            if message is not None:  # disk full, read-only: the archive is fine, keep it for the next try
+                raise WriteError(f"extracting {archive.name}: {message}") from exc
             archive.unlink(missing_ok=True)
-            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({exc}); it was deleted, "
+            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({_first_line(exc)}); it was deleted, "
+                               f"run the download again") from exc
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as exc:
+            archive.unlink(missing_ok=True)
+            raise HarnessError(f"the downloaded archive {archive.name} is corrupt ({_first_line(exc)}); it was deleted, "
                                f"run the download again") from exc
         entries = [p for p in staging.iterdir() if not p.name.startswith((".", "__MACOSX"))]
         # Archives hold either one top folder named after the data set, or the data set's content.
@@ -204,12 +224,21 @@ def extract(archive: Path, data_root: Path, folder: str) -> Path:
     return target
 
 
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n")[:1]).rstrip(":")
+    return text[:200] or type(exc).__name__
+
+
 def _check_tar_members(tf: tarfile.TarFile, dest: Path) -> None:
+    """Without tarfile's data filter: only regular files and folders inside `dest`, no links or devices."""
     root = dest.resolve()
     for member in tf.getmembers():
         path = (dest / member.name).resolve()
         if root not in path.parents and path != root or member.issym() or member.islnk():
             raise HarnessError(f"archive member {member.name!r} points outside the extraction folder")
+        if not (member.isfile() or member.isdir()):
+            raise HarnessError(f"archive member {member.name!r} is a device, FIFO or other special file; refused")
+        member.mode = (member.mode or 0o644) & 0o755  # no setuid/setgid/world-writable bits
 
 
 @dataclass(frozen=True)
@@ -237,22 +266,28 @@ def download(source: DataSource, data_root: Path, expected_digest: Optional[str]
         for url in source.urls:
             try:
                 with _progress_bar(progress, source.archive_name) as bar:
-                    fetch(url, archive, timeout=timeout, progress=bar)
+                    fetch(url, archive, timeout=timeout, progress=bar,
+                          allow_cross_host=expected_digest is not None)
                 break
             except DownloadInterrupted:
                 raise  # resumable: keep the part file and let the user run again
             except HarnessError as exc:
                 errors.append(str(exc))
         else:
-            raise HarnessError(f"no mirror of {source.family}/{source.name} answered:\n  " + "\n  ".join(errors))
+            joined = errors[0] if len(errors) == 1 else "\n  " + "\n  ".join(errors)
+            raise HarnessError(f"no mirror of {source.family}/{source.name} answered: {joined}")
     folder = extract(archive, data_root, source.name)
     if not keep_archive:
         archive.unlink(missing_ok=True)
     manifest = build_manifest(folder, progress=progress)
     result = DownloadResult(folder, manifest.digest, manifest.n_files, expected_digest)
     if expected_digest is not None and not result.verified:
+        aside = folder.with_name(folder.name + ".unverified")  # never picked up later as the data set
+        shutil.rmtree(aside, ignore_errors=True)
+        os.rename(folder, aside)
         raise HarnessError(f"{folder}: manifest digest {manifest.digest} does not match the expected "
-                           f"{expected_digest}; the download differs from the release the task expects")
+                           f"{expected_digest}; the download differs from the release the task expects. It was "
+                           f"moved aside to {aside.name} (not used by any run): inspect or delete it")
     return result
 
 

@@ -19,6 +19,8 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 from harness.errors import HarnessError
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.paths import require_regular_file
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -93,11 +95,12 @@ def read_webcam(root: Path, domains: tuple[str, ...]) -> Listing:
 
 def read_size(path: Path) -> tuple[int, int]:
     """Width and height from the header, or an error naming the file."""
+    require_regular_file(path)
     try:
         with Image.open(path) as img:
             return img.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise HarnessError(f"cannot read image {path}: {exc}") from exc
+    except (UnidentifiedImageError, *IMAGE_ERRORS) as exc:
+        raise HarnessError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
 
 
 def check_headers(listing: Listing) -> None:

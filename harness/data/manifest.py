@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.safety.paths import require_regular_file
 
 # What a complete file of each image format ends with; a file cut short by an interrupted copy or
 # download lacks it. Header checks miss such files (the header is intact) and training would stop
@@ -58,6 +59,7 @@ def build_manifest(root: str | os.PathLike[str], progress: bool = False) -> Mani
     counts: Counter[str] = Counter()
     for path in iterator:
         rel = path.relative_to(root).as_posix()
+        require_regular_file(path)  # a FIFO or a link to /dev/zero would hang the hash or never end
         size = path.stat().st_size
         total += size
         counts[rel.split("/")[0] if "/" in rel else "."] += 1
@@ -95,5 +97,12 @@ def check_image_end(path: Path, tail: bytes) -> None:
     else:
         return
     if not complete:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        actual = "PNG" if head.startswith(b"\x89PNG") else "JPEG" if head.startswith(b"\xff\xd8") else None
+        named = "PNG" if suffix == ".png" else "JPEG"
+        if actual is not None and actual != named:
+            raise HarnessError(f"image {path} is a {actual} file named {path.suffix}: rename it to "
+                               f"{'.png' if actual == 'PNG' else '.jpg'} (its digest stays the same)")
         raise HarnessError(f"image {path} is truncated (no {kind} at its end): copy or download it again, "
                            "or remove it")

@@ -22,6 +22,7 @@ from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.pick import build_with_default_schedule
 from harness.leaderboard.publish import replace_folder
 from harness.leaderboard.render import to_csv, to_latex, to_markdown
+from harness.safety.out_folder import check_out_folder
 from harness.leaderboard.specs import TableSpec, load_tables
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,9 @@ def write_leaderboards(results: str | Path, out: str | Path, schedule: Optional[
     not rebuilt (--only) and any other file in `out` are kept as they were.
     """
     results, out = Path(results), Path(out)
+    check_out_folder(out, results, "leaderboard")
     specs, outcome = build_tables(results, schedule, table_dirs, only)
-    with replace_folder(out) as stage:
+    with replace_folder(out, marker="leaderboard") as stage:
         for table in outcome.written:
             write_table(table, stage, options)
             log.debug("wrote %s/%s.{md,tex,csv} (%d/%d reproduced cells)", out, table.spec.name, *table.filled())

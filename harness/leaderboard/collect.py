@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from harness.leaderboard.specs import REFERENCE_MODULE_PREFIX
-from harness.results import iter_results
+from harness.safety.result_files import iter_usable_results as iter_results
 
 RUN_COLUMNS = ["file", "task", "task_version", "method", "method_class", "setting", "schedule", "seed",
                "schema_version", "status", "has_overrides", "override_key", "effective_batch", "manifest_digest",

@@ -24,7 +24,9 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "×": r"$\times$", "—": "---",
                 "–": "--", "Δ": r"$\Delta$", "−": "$-$", "≥": r"$\geq$", "≤": r"$\leq$",
                 "<": r"$<$", ">": r"$>$",
-                "’": "'", "“": "``", "”": "''", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}"}
+                "’": "'", "“": "``", "”": "''", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
+                # `\\[` after a row's end would read a name's "[" as the spacing argument of \\
+                "[": "{[}", "]": "{]}", "\n": " ", "\r": " ", "\t": " "}
 _URL = re.compile(r"https?://[^\s;,()]*?([^/\s;,()]+)(?=[\s;,()]|$)")
 _PATH = re.compile(r"(?<![\w.$])(?:~|\.{1,2})?/(?:[\w.\-~+]+/)+([\w.\-~+]+)")
 

@@ -111,11 +111,21 @@ def _cells(row: BuiltRow, d: int, style, with_paper: bool = True) -> list[str]:
 
 
 # ---------------------------------------------------------------- markdown
+def _md_line(text: str) -> str:
+    """One line of markdown text whatever the input: line breaks become spaces (a newline in a name or note
+    would end a table row or start a heading), and HTML tags are shown, not interpreted."""
+    return _TAG_START.sub("&lt;", " ".join(str(text).split()))
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # "<script", "</x>", "<!--": shown as text; "p < 0.05" unchanged
+
+
 def _md_escape(text: str) -> str:
-    """Escape markdown outside `code spans` (a copied command must run: no backslashes inside them)."""
-    parts = str(text).split("`")
+    """Escape markdown outside `code spans` (a copied command must run: no backslashes inside them); "](" would
+    make a name a link (possibly javascript:), plain brackets stay ("cyclegan [lambda=0]")."""
+    parts = _md_line(text).split("`")
     for i in range(0, len(parts), 2):  # even parts are outside code spans
-        parts[i] = parts[i].replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+        parts[i] = parts[i].replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("](", "]\\(")
     for i in range(1, len(parts), 2):
         parts[i] = parts[i].replace("|", "\\|")  # a pipe would still end the table cell
     return "`".join(parts)
@@ -141,9 +151,9 @@ def to_markdown(table: BuiltTable, notes: bool = True, paper: bool = True) -> st
                     colalign=["left"] + ["right"] * (len(headers) - 1))
     if not notes:  # the marker legend (†, ‡) stays, as one line
         marks = "; ".join(_md_escape(n) for n in legend(table) if n.startswith(("†", "‡")))
-        return f"# {table.caption}\n\n{grid}\n" + (f"\n{marks}\n" if marks else "")
+        return f"# {_md_line(table.caption)}\n\n{grid}\n" + (f"\n{marks}\n" if marks else "")
     legend_text = "\n".join(f"- {_md_escape(n)}" for n in legend(table))
-    return f"# {table.caption}\n\n{grid}\n\n{legend_text}\n"
+    return f"# {_md_line(table.caption)}\n\n{grid}\n\n{legend_text}\n"
 
 
 # ---------------------------------------------------------------- LaTeX (latex.py)

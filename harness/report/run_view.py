@@ -13,6 +13,7 @@ from PIL import Image
 
 from harness.evaluation.report import split_reason
 from harness.report import figures
+from harness.safety.paths import inside, regular_files, safe_slug
 
 METRIC_ORDER = ("fcn_mean_iou", "fcn_per_pixel_acc", "fcn_per_class_acc", "target_kid_x100", "fused_kid_x100",
                 "target_fid", "fused_fid")
@@ -91,8 +92,9 @@ def rerun_command(result: dict) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _copy(src: Path, site: Path, rel: str) -> Optional[str]:
-    if not src.is_file():
+def _copy(src: Optional[Path], site: Path, rel: str) -> Optional[str]:
+    """Copy `src` (already checked to lie inside its run folder) to `site/rel`."""
+    if src is None or not src.is_file():
         return None
     target = site / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -127,22 +129,28 @@ def run_pictures(page, site: Path) -> dict[str, list[dict]]:
     samples = []
     tile = ((page.result.get("config") or {}).get("schedule") or {}).get("image_size")
     for direction, info in (page.result.get("samples") or {}).items():
-        src = _copy(page.run_dir / info.get("file", ""), site, f"{base}/{info.get('file')}")
+        # the source only inside the run folder, the target named by us, never by the record
+        src = _copy(inside(page.run_dir, (info or {}).get("file"), what="samples file"), site,
+                    f"{base}/samples_{safe_slug(direction)}.png")
         if src:
             cols = ", ".join(info.get("columns") or [])
             samples.append(_picture(src, site, f"{names.get(direction, direction)}: {cols}", tile))
     if samples:
         out["Samples (as scored: test-time mode, batch 1)"] = samples
-    loss = figures.loss_figure(page.run_dir / "losses.jsonl", site / base / "losses.png",
-                               f"{page.method} on {page.task} ({page.run_id})", vector=True)
+    losses = inside(page.run_dir, "losses.jsonl")
+    loss = figures.loss_figure(losses, site / base / "losses.png",
+                               f"{page.method} on {page.task} ({page.run_id})", vector=True) if losses else None
     if loss is not None:
         out["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval "
                                "(one panel per loss family)", "width": None,
                                "vector": f"{base}/losses.svg" if (site / base / "losses.svg").is_file() else None}]
     snaps = []
-    for path in sorted((page.run_dir / "snapshots").glob("step*_*.png")):
+    snap_dir = inside(page.run_dir, "snapshots", "dir", "snapshots folder")
+    for path in regular_files(snap_dir, "step*_*.png", page.run_dir) if snap_dir else []:
         step, _, direction = path.stem.partition("_")
-        src = _copy(path, site, f"{base}/snapshots/{path.name}")
+        if not step[4:].isdigit():
+            continue
+        src = _copy(path, site, f"{base}/snapshots/{safe_slug(path.stem)}.png")
         snaps.append(_picture(src, site, f"{names.get(direction, direction)} at step {int(step[4:])}", tile))
     if snaps:
         out["Snapshots during training (same test images)"] = snaps

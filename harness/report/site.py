@@ -29,7 +29,11 @@ from harness.leaderboard.publish import replace_folder
 from harness.report import index_view, run_view
 from harness.report.diagnostics import run_extras
 from harness.report.task_view import task_figures
-from harness.results import iter_results, now_iso
+from harness.results import now_iso
+from harness.safety.images import IMAGE_ERRORS
+from harness.safety.out_folder import check_out_folder
+from harness.safety.paths import safe_slug
+from harness.safety.result_files import iter_usable_results, unique_slugs
 
 log = logging.getLogger("harness.report")
 
@@ -59,8 +63,7 @@ class RunPage:
         return (self.result.get("config") or {}).get("overrides") or {}
 
 
-def _slug(*parts: str) -> str:
-    return "--".join("".join(c if c.isalnum() or c in "-_." else "_" for c in p) for p in parts)
+_slug = safe_slug  # names from result files: sanitised, and two names never share a slug
 
 
 def _environment() -> Environment:
@@ -75,20 +78,26 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
                  table_dirs: tuple[Path, ...] = ()) -> Path:
     """Write the site to `out` (replaced as a whole) and return the path of its index.html."""
     results, out = Path(results), Path(out)
+    check_out_folder(out, results, "report")
     specs, outcome = build_tables(results, schedule, table_dirs)
     pages = [RunPage(_slug(r.get("task", {}).get("name", "?"), str(r.get("method")), p.parent.name), p.parent,
-                     p.relative_to(results).as_posix(), r) for p, r in iter_results(results)] \
+                     p.relative_to(results).as_posix(), r) for p, r in iter_usable_results(results)] \
         if results.is_dir() else []
+    unique_slugs(pages)
     env = _environment()
     by_task: dict[str, list[RunPage]] = {}
     for page in pages:
         by_task.setdefault(page.task, []).append(page)
-    with replace_folder(out, keep_existing=False) as site:
+    with replace_folder(out, keep_existing=False, marker="report") as site:
         common = {"generated": now_iso(), "results": results.as_posix()}
         (site / "style.css").write_text((Path(__file__).parent / "templates" / "style.css").read_text("utf-8"),
                                         encoding="utf-8")
         for page in pages:
-            page.images = run_view.run_pictures(page, site)
+            try:
+                page.images = run_view.run_pictures(page, site)
+            except IMAGE_ERRORS as exc:  # one broken image costs its run's figures, not the report
+                log.warning("%s: figures left out (%s)", page.rel, str(exc).splitlines()[0] if str(exc) else exc)
+                page.images = {}
             write_text(site / "runs" / f"{page.slug}.html", env.get_template("run.html").render(
                 root="../", page=page, metrics=run_view.metric_matrix(page.result),
                 config=run_view.config_rows(page.result), rerun=run_view.rerun_command(page.result),
@@ -96,7 +105,11 @@ def write_report(results: str | Path = "results", out: str | Path = "report", sc
                 maps=run_view.has_maps(page.images, page.result), extras=run_extras(page.result), **common))
         tasks = []
         for task, task_pages in sorted(by_task.items()):
-            figs, none_why = task_figures(task, task_pages, site)
+            try:
+                figs, none_why = task_figures(task, task_pages, site)
+            except IMAGE_ERRORS as exc:
+                log.warning("task %s: figures left out (%s)", task, str(exc).splitlines()[0] if str(exc) else exc)
+                figs, none_why = [], f"figures left out: {str(exc).splitlines()[0] if str(exc) else exc}"
             tasks.append({"name": task, "slug": _slug(task), "runs": len(task_pages)})
             write_text(site / "tasks" / f"{_slug(task)}.html", env.get_template("task.html").render(
                 root="../", task=task, figures=figs, none_why=none_why,

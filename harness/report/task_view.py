@@ -21,33 +21,35 @@ from harness.data.datasets import load_image
 from harness.headline import headline_for, ok_value, result_metrics
 from harness.leaderboard.names import display_name
 from harness.report import figures
+from harness.safety.paths import inside, regular_files, safe_slug
+from harness.safety.result_files import split_test_lines
 
 PER_ROW = 8  # method columns per row of the on-page figure (after input and ground truth)
 MIN_TILE = 64
 
 
-def _slug(*parts: str) -> str:
-    return "--".join("".join(c if c.isalnum() or c in "-_." else "_" for c in p) for p in parts)
+_slug = safe_slug  # names from result files: sanitised, and two names never share a slug
 
 
 def split_paths(run_dir: Path, result: dict) -> dict[tuple[str, str], ImageRef]:
     """(side, image id) -> the test image (file and half of an aligned A|B file), from the run's split.json
     and its recorded data root."""
-    split_file, root = run_dir / "split.json", (result.get("data") or {}).get("root")
-    if not split_file.is_file() or not root:
+    split_file, root = inside(run_dir, "split.json"), (result.get("data") or {}).get("root")
+    if split_file is None or not isinstance(root, str) or not root:
         return {}
     out = {}
-    for line in json.loads(split_file.read_text(encoding="utf-8")).get("lines", []):
-        part, side, image_id, rel, *rest = line.split("\t")
+    for part, side, image_id, rel, half in split_test_lines(split_file):
         if part == "test":
-            out[(side, image_id)] = ImageRef(image_id, Path(root) / rel, (rest[0] if rest else "") or None)
+            path = inside(Path(root), rel, what=f"test image of {split_file}")  # only under the data root
+            if path is not None:
+                out[(side, image_id)] = ImageRef(image_id, path, half)
     return out
 
 
 def _translation_dir(page, direction: str) -> Optional[Path]:
     info = (page.result.get("translations") or {}).get(direction)
-    folder = page.run_dir / info["dir"] if info and info.get("dir") else None
-    return folder if folder is not None and folder.is_dir() and any(folder.glob("*.png")) else None
+    folder = inside(page.run_dir, info.get("dir"), "dir", "translations folder") if isinstance(info, dict) else None
+    return folder if folder is not None and regular_files(folder, "*.png", page.run_dir) else None
 
 
 def pick_runs(pages: list) -> dict[str, dict[str, object]]:
@@ -80,7 +82,7 @@ def _figure(task: str, schedule: str, direction: str, chosen: dict, site: Path) 
     for method, page in chosen.items():
         folder = _translation_dir(page, direction)
         if folder is not None:
-            columns[method] = {p.stem: p for p in folder.glob("*.png")}
+            columns[method] = {p.stem: p for p in regular_files(folder, "*.png", page.run_dir)}
     if not columns:
         return None
     headline = headline_for(task, set().union(*(result_metrics(chosen[m].result) for m in columns)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from harness.config import from_dict, load_yaml
 from harness.errors import UsageError
@@ -47,6 +47,7 @@ class Schedule:
     # methods need more steps than the other's (the demo). Applied by `for_setting` before a run starts;
     # each result records the schedule resolved for its setting (this dict included).
     per_setting: dict = field(default_factory=dict, hash=False)
+    range_checked: ClassVar[bool] = True  # from_dict checks value ranges (harness.safety.values)
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)} - UNSETTABLE_PER_SETTING

@@ -23,17 +23,15 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from harness.errors import HarnessError
-from harness.io import atomic_path
+from harness.io import atomic_path, sha256_file
+from harness.training.checkpoint_guard import (CheckpointError, check_file, check_fits, check_integrity,
+                                               check_payload, first_non_finite, recorded_digests,
+                                               write_digests)
 from harness.training.method import Method
 
 CHECKPOINT_NAME = "latest.pt"
 PREVIOUS_NAME = "previous.pt"
 FORMAT = 2
-
-
-class CheckpointError(HarnessError):
-    """A checkpoint that cannot be used (damaged, unsafe, from another format or run)."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -96,6 +94,17 @@ def save_checkpoint(path: Path, method: Method, position: dict[str, int], extra:
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
         _keep_as_previous(path)
+        # the digest file lists the new digest and the one it replaces: true before and after the rename
+        new = sha256_file(tmp)
+        write_digests(path, [new] + _current_digests(path))
+    write_digests(path, [new])
+
+
+def _current_digests(path: Path) -> list[str]:
+    """The digests recorded for the checkpoint at `path`; hashed now only for one written before digest files."""
+    if not path.exists():
+        return []
+    return recorded_digests(path) or [sha256_file(path)]
 
 
 def _keep_as_previous(path: Path) -> None:
@@ -103,18 +112,25 @@ def _keep_as_previous(path: Path) -> None:
     if not path.exists():
         return
     previous = path.with_name(PREVIOUS_NAME)
+    # previous.pt's digest file: what latest.pt's says (a damaged latest stays detectably damaged as previous),
+    # listing the old previous's too until the link is in place (a kill in between leaves both valid)
+    digests = _current_digests(path)
+    write_digests(previous, digests + (recorded_digests(previous) or []))
     with atomic_path(previous) as tmp:
         tmp.unlink()
         try:
             os.link(path, tmp)  # no copy: the same file under a second name
         except OSError:  # file systems without hard links
             shutil.copyfile(path, tmp)
+    write_digests(previous, digests)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint's payload safely, or raise a one-line CheckpointError naming the file."""
+    check_file(path)  # a plain file whose records would not inflate: before anything is materialised
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        # mmap: tensors are mapped from the file, not copied into memory, until the method takes them
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global it does not know before creating it: nothing has run.
         found = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
@@ -130,6 +146,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"checkpoint {path} has format {found!r}, not {FORMAT}; it was written by another "
                               "harness version: resume it with that version or start over with --force")
+    check_integrity(path)  # a flipped byte is caught here, not trained on (loading alone ran no code)
+    check_payload(path, payload)
     return payload
 
 
@@ -138,12 +156,25 @@ def load_checkpoint(path: Path, method: Method) -> dict[str, Any]:
     # Loaded on the CPU: RNG states must stay CPU tensors; parameters and optimizer states are
     # copied onto the method's device by load_state_dict.
     payload = read_checkpoint(path)
+    check_fits(path, payload["model"], method.state_dict())
     method.load_state_dict(payload["model"])
     missing = set(method.optimizers) ^ set(payload["optimizers"])
     if missing:
-        raise CheckpointError(f"checkpoint {path} optimizers do not match the method's: {sorted(missing)}")
-    for name, opt in method.optimizers.items():
-        opt.load_state_dict(payload["optimizers"][name])
-    method.load_extra_state(payload["method_extra"])
-    set_rng_state(payload["rng"])
+        raise CheckpointError(f"checkpoint {path} optimizers do not match the method's: {sorted(missing)}; "
+                              "the method changed since it was written: start over with --force")
+    try:
+        for name, opt in method.optimizers.items():
+            state = payload["optimizers"][name]
+            for i, values in enumerate((state.get("state") or {}).values() if isinstance(state, dict) else ()):
+                bad = first_non_finite(values) if isinstance(values, dict) else None
+                if bad is not None:
+                    raise CheckpointError(f"checkpoint {path}: optimizer {name} state {i} {bad!r} holds NaN or inf; "
+                                          "resume with --from-previous or start over with --force")
+            opt.load_state_dict(state)
+        method.load_extra_state(payload["method_extra"])
+        set_rng_state(payload["rng"])
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as exc:
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} does not fit the method ({type(exc).__name__}: {detail}); resume "
+                              "with --from-previous or start over with `harness run ... --force`") from None
     return payload

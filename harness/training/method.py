@@ -33,6 +33,7 @@ class MethodConfig:
     init_gain: float = 0.02
     # eval: BN running stats and no dropout at test; train: pix2pix-style test-time noise.
     inference_mode: Literal["eval", "train"] = "eval"
+    range_checked: ClassVar[bool] = True  # from_dict checks value ranges (harness.safety.values)
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,8 @@ def use_previous(latest: Path, previous: Path) -> None:
         os.link(previous, latest)
     except OSError:  # file systems without hard links
         shutil.copyfile(previous, latest)
+    digests = previous.with_name(previous.name + ".sha256")  # latest's digest file: previous's, as the file is
+    if digests.is_file():
+        shutil.copyfile(digests, latest.with_name(latest.name + ".sha256"))
+    else:
+        latest.with_name(latest.name + ".sha256").unlink(missing_ok=True)
