@@ -14,9 +14,11 @@ from harness.cli import main
 from harness.evaluation.inception import ENV_INCEPTION_WEIGHTS
 
 METHODS = ("pix2pix", "gan", "identity")
+# Both tests read one set of trained runs: keep them on one worker (the suite runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("demo_ranking")
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def demo_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
