@@ -14,9 +14,8 @@ safe beside other test processes:
 - One torch thread per process (set below; child processes get OMP_NUM_THREADS=1): two workers on two
   cores already use every core.
 - Share expensive setup through fixtures instead of training again: `tiny_demo_run` (below) is a
-  complete CycleGAN smoke run; a module-scoped fixture is rebuilt by every worker that runs a test of
-  its module, so mark such modules `pytestmark = pytest.mark.xdist_group("name")` (the suite runs with
-  `--dist loadgroup`) to keep their tests on one worker.
+  complete CycleGAN smoke run. The suite runs with `--dist loadfile` (all tests of a file on one
+  worker), so a module-scoped fixture is built once and a session-scoped one once per worker using it.
 - Mark a test `@pytest.mark.slow` only when it cannot be made small (`-m "not slow"` is the quick loop).
 """
 from __future__ import annotations

@@ -14,8 +14,6 @@ from harness.cli import main
 from harness.evaluation.inception import ENV_INCEPTION_WEIGHTS
 
 METHODS = ("pix2pix", "gan", "identity")
-# Both tests read one set of trained runs: keep them on one worker (the suite runs --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo_ranking")
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ from harness.training.trainer import Interrupted
 
 # Small networks keep every run here to seconds and its checkpoints small; the pipeline is the same
 # at any width. The default (reference-size) CycleGAN is built and stepped once, without a run.
-# Three tests read `tiny_demo_run`: keep them on one worker, which trains it once.
-pytestmark = pytest.mark.xdist_group("tiny_demo_run")
 
 
 def model_tensors(run_dir):
