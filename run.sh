@@ -2,7 +2,7 @@
 # Set up (a virtual environment with everything installed) and run a job:
 #   ./run.sh demo   train and evaluate every registered method on the generated `demo` task (`demo` schedule,
 #                   CPU, a few minutes, no download), write the report and print the demo's table
-#   ./run.sh test   run the test suite
+#   ./run.sh test   run the test suite on every core (arguments go to pytest, e.g. -m "not slow")
 #   ./run.sh setup  only set up
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -59,7 +59,13 @@ case "${1:-}" in
         shift
         browser_for_tests
         export TQDM_DISABLE=1
-        "$VENV/bin/python" -m pytest -q "$@"
+        # One test process per core (pytest-xdist), each with one torch thread: together they use every
+        # core without oversubscribing it. All tests of a file run on one worker (--dist loadfile), so
+        # a module's shared fixtures (trained runs) are built once. The 15 slowest tests are listed at
+        # the end so the next slow one is seen. Extra arguments go to pytest: `./run.sh test -m "not slow"`
+        # is the quick loop, `./run.sh test -n 0 tests/test_x.py` one file in one process.
+        export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+        "$VENV/bin/python" -m pytest -q -n auto --dist loadfile --durations=15 "$@"
         ;;
     *)
         echo "usage: ./run.sh demo|test|setup" >&2

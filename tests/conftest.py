@@ -1,24 +1,54 @@
-"""Shared fixtures: the real data folder beside the checkout, and an isolated harness cache."""
+"""Shared fixtures: the real data folder beside the checkout, a per-worker harness cache, and one
+tiny trained demo run that tests read instead of training their own.
+
+The suite runs on every core with pytest-xdist (`./run.sh test` passes `-n auto`), so every test must be
+safe beside other test processes:
+
+- Write only under `tmp_path` / `tmp_path_factory` (a folder per worker); never into the checkout or $HOME.
+- The harness cache (`HARNESS_CACHE`: generated demo data, real-image features) is a per-worker folder
+  set below for the whole session, with the demo data already in it, so child processes started by
+  tests (torchrun ranks, killed runs) never generate it at the same time. A test that needs an empty
+  cache sets its own with `monkeypatch.setenv("HARNESS_CACHE", ...)`.
+- Change environment variables, registries and globals only through `monkeypatch` or a fixture that
+  undoes them; servers bind port 0 (the system picks a free port).
+- One torch thread per process (set below; child processes get OMP_NUM_THREADS=1): two workers on two
+  cores already use every core.
+- Share expensive setup through fixtures instead of training again: `tiny_demo_run` (below) is a
+  complete CycleGAN smoke run. The suite runs with `--dist loadfile` (all tests of a file on one
+  worker), so a module-scoped fixture is built once and a session-scoped one once per worker using it.
+- Mark a test `@pytest.mark.slow` only when it cannot be made small (`-m "not slow"` is the quick loop).
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# Before torch starts its thread pool, and inherited by every process a test starts.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Narrow CycleGAN networks: the same architecture and losses as the default, a hundredth of the weights.
+TINY_CYCLEGAN = {"ngf": 8, "ndf": 8, "n_blocks": 2}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _quiet_and_single_threaded():
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    # Tests never download (the Inception weights would otherwise be fetched from GitHub); the
-    # download tests lift this for their own loopback server.
-    os.environ.setdefault("HARNESS_OFFLINE", "1")
-    # One intra-op thread: the test networks are tiny, and on a 2-core machine shared with other
-    # work two threads per process oversubscribe the cores and run many times slower.
-    torch.set_num_threads(1)
+def _quiet_single_threaded_and_private_cache(tmp_path_factory):
+    from harness.data.demo import ensure_demo_data
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TQDM_DISABLE", os.environ.get("TQDM_DISABLE", "1"))
+        # Tests never download (the Inception weights would otherwise be fetched from GitHub); the
+        # download tests lift this for their own loopback server.
+        mp.setenv("HARNESS_OFFLINE", os.environ.get("HARNESS_OFFLINE", "1"))
+        # A cache per worker: tests never read what another run of the suite (or the user) left there.
+        mp.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "harness-cache"))
+        ensure_demo_data()
+        # One intra-op thread: the test networks are tiny, and on a 2-core machine shared with other
+        # work two threads per process oversubscribe the cores and run many times slower.
+        torch.set_num_threads(1)
+        yield
 
 
 def shared_data(name: str) -> Path:
@@ -27,3 +57,20 @@ def shared_data(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data folder {path} is absent")
     return path
+
+
+def tiny_demo_spec(out: Path, seed: int = 0):
+    """The run `tiny_demo_run` holds, or the same run (another seed) in another folder."""
+    from harness.pipeline import RunSpec
+    return RunSpec("demo", "cyclegan", "smoke", seed=seed, device="cpu", out=str(out), overrides=TINY_CYCLEGAN)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_run(tmp_path_factory):
+    """The RunSpec of a complete CycleGAN smoke run on `demo` (tiny networks, seed 0, checkpoint kept:
+    9 steps, translations, samples, losses, evaluation), trained once per worker; its folder is
+    `tiny_demo_run.run_dir`. Read it, never change it: copy the folder into tmp_path to change it."""
+    from harness.pipeline import execute
+    spec = tiny_demo_spec(tmp_path_factory.mktemp("tiny-demo-run"))
+    execute(spec)
+    return spec

@@ -160,6 +160,7 @@ def clean_runs(tmp_path_factory):
     return get
 
 
+@pytest.mark.slow  # several harness processes per trial, each killed and resumed
 @pytest.mark.parametrize("seed", _seeds())
 def test_sigkill_anywhere_then_harness_resume_gives_the_uninterrupted_state(seed, tmp_path, clean_runs):
     method = list(METHODS)[seed % len(METHODS)]

@@ -6,23 +6,39 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import TINY_CYCLEGAN as TINY, tiny_demo_spec
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.pipeline import RunSpec, execute, resume
+from harness.registry import METHODS, SCHEDULES
 from harness.results import SCHEMA_VERSION, load_result
+from harness.training.method import MethodContext
 from harness.training.trainer import Interrupted
 
-
-# Small networks keep checkpoints small; the full-size CycleGAN runs once, in the first test.
-TINY = {"ngf": 8, "ndf": 8, "n_blocks": 2}
+# Small networks keep every run here to seconds and its checkpoints small; the pipeline is the same
+# at any width. The default (reference-size) CycleGAN is built and stepped once, without a run.
 
 
 def model_tensors(run_dir):
     return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["model"]
 
 
-def test_demo_smoke_run_writes_a_complete_result(tmp_path):
-    run_dir = execute(RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path)))
+def test_default_cyclegan_has_the_reference_networks_and_trains_at_32_px():
+    cls = METHODS.get("cyclegan")
+    torch.manual_seed(0)
+    method = cls(cls.config_class(), MethodContext(32, 3, cls.settings[0], SCHEDULES.get("smoke"), ("A", "B"), 3))
+    method.optimizers = method.configure_optimizers()
+    assert sum(p.numel() for p in method.G_AB.parameters()) == 11_378_179  # resnet_9blocks, ngf 64
+    assert sum(p.numel() for p in method.D_A.parameters()) == 2_764_737  # basic PatchGAN, ndf 64
+    before = [p.detach().clone() for p in method.G_AB.parameters()]
+    losses = method.training_step({"A": torch.rand(1, 3, 32, 32) * 2 - 1, "B": torch.rand(1, 3, 32, 32) * 2 - 1})
+    assert {"G_gan_AB", "G_gan_BA", "G_cycle", "G_identity"} <= set(losses), losses
+    assert all(torch.isfinite(torch.as_tensor(v)).all() for v in losses.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, method.G_AB.parameters()))
+
+
+def test_demo_smoke_run_writes_a_complete_result(tiny_demo_run):
+    run_dir = tiny_demo_run.run_dir
     result = load_result(run_dir / "result.json")
     assert result["schema_version"] == SCHEMA_VERSION and result["status"] == "complete"
     assert (result["task"]["name"], result["method"], result["schedule"], result["seed"]) == \
@@ -45,10 +61,9 @@ def test_demo_smoke_run_writes_a_complete_result(tmp_path):
     assert losses[-1]["step"] == 9 and "G_cycle" in losses[-1]
 
 
-def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path):
-    straight = execute(RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "a"),
-                               overrides=TINY))
-    spec = RunSpec("demo", "cyclegan", "smoke", seed=3, device="cpu", out=str(tmp_path / "b"), overrides=TINY)
+def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path, tiny_demo_run):
+    straight = tiny_demo_run.run_dir  # the same run, uninterrupted
+    spec = tiny_demo_spec(tmp_path / "b")
     with pytest.raises(Interrupted):
         execute(spec, stop_at_step=5)  # between checkpoints (every 2 steps): step 5 is redone
     assert not (spec.run_dir / "result.json").exists()
@@ -63,11 +78,10 @@ def test_interrupted_run_resumes_to_bit_identical_weights(tmp_path):
     assert first == second
 
 
-def test_complete_run_is_skipped_and_other_config_refused(tmp_path):
-    done = execute(RunSpec("demo", "cyclegan", "smoke", seed=1, device="cpu", out=str(tmp_path), overrides=TINY))
+def test_complete_run_is_skipped_and_other_config_refused(tmp_path, tiny_demo_run):
+    done = tiny_demo_run.run_dir
     stamp = (done / "result.json").stat().st_mtime_ns
-    assert execute(RunSpec("demo", "cyclegan", "smoke", seed=1, device="cpu", out=str(tmp_path),
-                           overrides=TINY)) == done
+    assert execute(tiny_demo_spec(tiny_demo_run.out)) == done
     assert (done / "result.json").stat().st_mtime_ns == stamp  # skipped, not retrained
     spec = RunSpec("demo", "cyclegan", "smoke", seed=0, device="cpu", out=str(tmp_path), overrides=TINY)
     with pytest.raises(Interrupted):
@@ -84,7 +98,7 @@ def test_complete_run_is_skipped_and_other_config_refused(tmp_path):
 def test_cli_run_and_unknown_override(tmp_path, capsys):
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--device", "cpu", "--out", str(tmp_path),
                  "--set", "lambda_identity=0", "--set", "pool_size=0", "--set", "ngf=8", "--set", "ndf=8",
-                 "--discard-checkpoints"])
+                 "--set", "n_blocks=2", "--discard-checkpoints"])
     assert code == 0
     path = capsys.readouterr().out.strip().splitlines()[-1]
     result = load_result(path)

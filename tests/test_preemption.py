@@ -34,12 +34,28 @@ class SignalsItself(CycleGAN):
         return super().training_step(batch)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def signalling_method():
     METHODS.register("cyclegan-signals-test", SignalsItself)
     yield "cyclegan-signals-test"
     METHODS.unregister("cyclegan-signals-test")
+
+
+@pytest.fixture(autouse=True)
+def _no_signal_planned():
     SignalsItself.at = None
+    yield
+    SignalsItself.at = None
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_weights(signalling_method, tmp_path_factory) -> str:
+    """weights_sha256 of the run that no signal stopped: the same for every signal, so trained once."""
+    SignalsItself.at = None
+    straight = RunSpec("demo", signalling_method, "smoke", 0, "cpu", out=str(tmp_path_factory.mktemp("straight")),
+                       overrides=TINY)
+    execute(straight)
+    return json.loads((straight.run_dir / "result.json").read_text())["run"]["weights_sha256"]
 
 
 def _checkpoint_step(run_dir) -> int:
@@ -47,7 +63,8 @@ def _checkpoint_step(run_dir) -> int:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2])
-def test_signal_checkpoints_at_that_step_and_resume_matches_an_uninterrupted_run(tmp_path, signalling_method, signum):
+def test_signal_checkpoints_at_that_step_and_resume_matches_an_uninterrupted_run(tmp_path, signalling_method, signum,
+                                                                                 uninterrupted_weights):
     before = {s: signal.getsignal(s) for s in preemption.SIGNALS}
     spec = RunSpec("demo", signalling_method, "smoke", 0, "cpu", out=str(tmp_path / "stopped"), overrides=TINY)
     SignalsItself.at, SignalsItself.signum = 4, signum  # during the 5th step; smoke saves every 2 steps
@@ -61,11 +78,7 @@ def test_signal_checkpoints_at_that_step_and_resume_matches_an_uninterrupted_run
     execute(spec)
     resumed = json.loads((spec.run_dir / "result.json").read_text())
     assert resumed["run"]["resumed_from_step"] == 5
-
-    straight = RunSpec("demo", signalling_method, "smoke", 0, "cpu", out=str(tmp_path / "straight"), overrides=TINY)
-    execute(straight)
-    uninterrupted = json.loads((straight.run_dir / "result.json").read_text())
-    assert resumed["run"]["weights_sha256"] == uninterrupted["run"]["weights_sha256"]
+    assert resumed["run"]["weights_sha256"] == uninterrupted_weights
 
 
 def test_harness_run_exits_with_the_signal_code_and_a_resume_hint(tmp_path, signalling_method, capsys):

@@ -139,6 +139,7 @@ def _in_browser(browser: str, page: Path, *flags: str) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow  # a browser process per page
 def test_every_page_renders_in_headless_chromium_without_broken_images(results, tmp_path):
     browser = _browser()
     site = write_report(results, tmp_path / "site").parent
