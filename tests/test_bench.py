@@ -111,14 +111,14 @@ def test_a_section_past_its_time_limit_is_stopped_and_the_check_goes_on(tmp_path
 
 
 def test_gpu_check_with_a_killed_worker_ends_quickly_with_a_partial_report(tmp_path):
-    """A concurrent-run worker killed mid-section (as an OOM or CUDA error kills one): its siblings
+    """K=1 is measured; then a concurrent-run worker of K=2 is killed mid-section (as an OOM or CUDA error kills one): its siblings
     are stopped, the failure is reported, and the check ends well within 60 s with the report on disk."""
     import signal
     import time as time_module
     out_json = tmp_path / "check.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "harness.gpu_check", "--quick", "--device", "cpu",
-                             "--sections", "concurrent", "--concurrent", "2", "--json-out", str(out_json)],
+                             "--sections", "concurrent", "--concurrent", "1,2", "--json-out", str(out_json)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         workers = _wait_for_workers(proc.pid, 2, time_module.monotonic() + 300)
@@ -131,7 +131,8 @@ def test_gpu_check_with_a_killed_worker_ends_quickly_with_a_partial_report(tmp_p
             proc.kill()
     assert proc.returncode == 0, out  # a dead worker is a measurement failure, not a failed correctness test
     report = json.loads(out_json.read_text())
-    row = report["concurrent_runs"][0]
+    single, row = report["concurrent_runs"]
+    assert single["runs"] == 1 and single["aggregate_images_per_s"] > 0 and single["vs_single_run"] == 1
     assert row["runs"] == 2 and row["status"] == "failed" and "died" in row["error"] and "SIGKILL" in row["error"]
     assert report["sections"]["concurrent K=2"]["status"] == "failed"
     assert "2 run(s)" in out and "failed" in out
