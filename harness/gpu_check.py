@@ -144,8 +144,13 @@ def environment(device: str) -> dict[str, Any]:
            "torch": torch.__version__, "cuda": torch.version.cuda, "host": platform.node(), "device": device,
            "optional_packages": {m: _installed(m) for m in OPTIONAL}}
     if device == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(0)
-        env["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+        # nvidia-smi first: no CUDA context in this process, whose sections run in child processes
+        # (a context held here could stand in the way of the MPS rows).
+        from harness.grid_local import discover_gpus
+        gpus = discover_gpus()
+        env["gpu"] = gpus[0].name if gpus else torch.cuda.get_device_name(0)
+        env["gpu_memory_gb"] = round(gpus[0].total_gb if gpus else
+                                     torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
     return env
 
 
