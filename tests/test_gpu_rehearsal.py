@@ -86,6 +86,8 @@ def test_method_trains_with_compile_and_records_each_network_truthfully(name, de
             assert torch._dynamo.eval_frame._debug_get_cache_entry_list(code), net_name
     if name == "stargan":
         assert record["D"].startswith("skipped (") and "double backward" in record["D"]
+    if name in ("cut", "fastcut"):  # channels_last here: its generators' known inductor failure is skipped
+        assert all(record[f"G.{d}"].startswith("skipped (") for d in method.directions)
     if nets:
         assert any(status == "compiled" for status in record.values())
 

@@ -103,7 +103,7 @@ def networks_of(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Modul
     return found
 
 
-def compile_networks(method: nn.Module, mode: str = "default") -> CompileReport:
+def compile_networks(method: nn.Module, mode: str = "default", channels_last: bool = False) -> CompileReport:
     """Compile each network's forward in place (an instance attribute: the state_dict is unchanged)."""
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     torch._dynamo.config.suppress_errors = True  # a network dynamo cannot compile trains eagerly (recorded)
@@ -113,7 +113,7 @@ def compile_networks(method: nn.Module, mode: str = "default") -> CompileReport:
         if not any(isinstance(h, _WarningSink) and h.report is report for h in logging.getLogger(logger).handlers):
             logging.getLogger(logger).addHandler(sink)
     exclusions_of = getattr(method, "compile_exclusions", None)
-    exclusions: dict[str, str] = exclusions_of() if callable(exclusions_of) else {}
+    exclusions: dict[str, str] = exclusions_of(channels_last) if callable(exclusions_of) else {}
     for name, net in networks_of(method):
         reason = next((why for prefix, why in exclusions.items() if name == prefix or name.startswith(prefix + ".")),
                       None)

@@ -56,7 +56,7 @@ class DeviceSetup:
             module = module.to(memory_format=torch.channels_last)
         if self.compile:
             from harness.training.compile import compile_networks
-            self.compile_report = compile_networks(module, self.compile_mode)
+            self.compile_report = compile_networks(module, self.compile_mode, self.channels_last)
         return module
 
     def prepare_method(self, method: Any) -> Any:

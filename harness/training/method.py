@@ -80,9 +80,10 @@ class Method(nn.Module):
         """Columns of the sample grid; methods add maps (values in [0, 1]) such as attention."""
         return {"output": self.translate(images, direction)}
 
-    def compile_exclusions(self) -> dict[str, str]:
+    def compile_exclusions(self, channels_last: bool) -> dict[str, str]:
         """Networks (attribute names) that `--compile` must leave eager, each with the reason
-        (e.g. a gradient penalty's double backward, which aot_autograd does not support)."""
+        (e.g. a gradient penalty's double backward, which aot_autograd does not support);
+        `channels_last`: the networks run in that memory layout."""
         return {}
 
     def extra_state(self) -> dict[str, Any]:
