@@ -25,6 +25,14 @@ class Other(Tiny):
         return self.conv(x) * 2
 
 
+class Parts(nn.Module):
+    """No forward of its own: the method calls its parts (as UNIT calls its encoders and decoders)."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = Tiny()
+
+
 class Holder(nn.Module):
     def __init__(self):
         super().__init__()
@@ -40,7 +48,8 @@ class Holder(nn.Module):
 def test_networks_inside_containers_are_found_and_parameterless_children_left_out():
     holder = Holder()
     holder.add_module("loss", nn.MSELoss())
-    assert [name for name, _ in networks_of(holder)] == ["used", "unused", "nested.A2B", "critic"]
+    holder.add_module("gen", Parts())
+    assert [name for name, _ in networks_of(holder)] == ["used", "unused", "nested.A2B", "critic", "gen.enc"]
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 What is compiled is each network's forward (generators, discriminators, attention and feature
 networks), found inside containers too (`nn.ModuleDict` / `nn.ModuleList` hold the per-direction
 networks of the supervised methods; compiling the container itself would compile nothing, since
-a container's forward is never called). The module tree and state_dict keys stay the same, so
+a container's forward is never called) and inside modules without a forward of their own. The module tree and state_dict keys stay the same, so
 checkpoints of compiled and eager runs are interchangeable.
 
 Skipped: networks a method names in `Method.compile_exclusions()` (a gradient penalty that
@@ -96,7 +96,9 @@ def networks_of(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Modul
     for name, child in module.named_children():
         if not any(True for _ in child.parameters()):
             continue
-        if isinstance(child, (nn.ModuleDict, nn.ModuleList)):
+        # Containers, and holders without a forward of their own (UNIT's generators: the method
+        # calls their encoders and decoders), are looked inside.
+        if isinstance(child, (nn.ModuleDict, nn.ModuleList)) or type(child).forward is nn.Module.forward:
             found += networks_of(child, f"{prefix}{name}.")
         else:
             found.append((f"{prefix}{name}", child))
