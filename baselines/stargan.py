@@ -70,6 +70,10 @@ class StarGAN(Method):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
 
+    def compile_exclusions(self, channels_last: bool) -> dict[str, str]:
+        return {"D": "the WGAN-GP gradient penalty differentiates D twice (double backward), "
+                     "which torch.compile's aot_autograd does not support"}
+
     @staticmethod
     def one_hot(labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(labels, 2).float()

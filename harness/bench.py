@@ -55,6 +55,7 @@ class BenchConfig:
     compile_mode: str = "default"
     fused_adam: bool = False
     amp: bool = True  # bf16 autocast on CUDA (the trainer's default); False: fp32
+    memory_format: str = "auto"  # auto (channels_last on CUDA) | channels_last | contiguous
 
 
 def build_harness(cfg: BenchConfig) -> tuple[Any, DeviceSetup]:
@@ -62,7 +63,7 @@ def build_harness(cfg: BenchConfig) -> tuple[Any, DeviceSetup]:
     from baselines.cyclegan import CycleGAN  # directly, not through the registry's discovery of every method
     torch.manual_seed(cfg.seed)
     device = setup_device(cfg.device, amp=cfg.amp, compile=cfg.compile, compile_mode=cfg.compile_mode,
-                          fused_adam=cfg.fused_adam)
+                          fused_adam=cfg.fused_adam, memory_format=cfg.memory_format)
     config = CycleGAN.config_class(ngf=cfg.ngf, ndf=cfg.ndf, n_blocks=cfg.n_blocks,
                                    lambda_identity=cfg.lambda_identity, **PAPER_OPTIMISER)
     # The step reads no schedule field once the optimiser is given (resolve_config).
@@ -79,10 +80,7 @@ def _paper_schedule() -> Any:
 
 
 def prepare(method: Any, device: DeviceSetup) -> Any:
-    method = device.prepare_module(method)
-    method.amp_dtype = device.amp_dtype
-    method.optimizers = device.prepare_optimizers(method.configure_optimizers())
-    return method
+    return device.prepare_method(method)
 
 
 def build_pair(cfg: BenchConfig) -> tuple[Any, ReferenceCycleGAN, DeviceSetup]:
@@ -223,3 +221,55 @@ def bench_feature_extraction(n_images: int = 64, image_size: int = 64, extractor
             "device": str(dev), "extract_s": first, "features_per_s": n_images / first,
             "cached_s": second, "cache_hit": cache.hits >= 1, "cache_hits": cache.hits,
             "cache_misses": cache.misses}
+
+
+# ---- memory format per network family ----------------------------------------------------------
+def _family_net(family: str, ngf: int, n_blocks: int, image_size: int) -> torch.nn.Module:
+    from harness.nets.patchgan import PatchDiscriminator
+    from harness.nets.resnet import ResnetGenerator
+    from harness.nets.unet import UnetGenerator
+    if family == "resnet_generator":  # CycleGAN, ASGIT, CUT-like generators (InstanceNorm)
+        return ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
+    if family == "unet_generator":  # pix2pix and its ablations (BatchNorm)
+        return UnetGenerator(ngf=ngf, depth=min(8, image_size.bit_length() - 1))  # 8 levels at 256 px
+    if family == "patchgan_discriminator":
+        return PatchDiscriminator(ndf=ngf)
+    raise ValueError(f"unknown network family {family!r}")
+
+
+NETWORK_FAMILIES = ("resnet_generator", "unet_generator", "patchgan_discriminator")
+
+
+def bench_memory_format(family: str, image_size: int = 256, ngf: int = 64, n_blocks: int = 9, device: str = "auto",
+                        iters: int = 10, rounds: int = 3) -> dict[str, Any]:
+    """Forward + backward seconds of one network family, channels_last against the standard layout,
+    under the trainer's autocast (bf16 on CUDA): InstanceNorm converts back to the standard layout
+    at every layer, so which layout wins depends on the family. Median of alternating blocks."""
+    setup = setup_device(device)
+    dev = setup.device
+    torch.manual_seed(0)
+    nets = {fmt: _family_net(family, ngf, n_blocks, image_size).to(dev) for fmt in ("channels_last", "contiguous")}
+    nets["channels_last"] = nets["channels_last"].to(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, image_size, image_size, device=dev) * 2 - 1
+    inputs = {"channels_last": x.contiguous(memory_format=torch.channels_last), "contiguous": x.contiguous()}
+    sync = torch.cuda.synchronize if setup.is_cuda else (lambda: None)
+
+    def block(fmt: str, n: int) -> float:
+        sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=setup.is_cuda):
+                out = nets[fmt](inputs[fmt])
+            out.float().mean().backward()
+        sync()
+        return (time.perf_counter() - start) / max(n, 1)
+
+    for fmt in nets:
+        block(fmt, 1)  # warm-up (cuDNN autotuning picks its kernels here)
+    times: dict[str, list[float]] = {fmt: [] for fmt in nets}
+    for r in range(rounds):
+        for fmt in (("channels_last", "contiguous") if r % 2 == 0 else ("contiguous", "channels_last")):
+            times[fmt].append(block(fmt, iters))
+    cl, ct = statistics.median(times["channels_last"]), statistics.median(times["contiguous"])
+    return {"family": family, "image_size": image_size, "device": str(dev), "channels_last_s": cl,
+            "contiguous_s": ct, "channels_last_speedup": ct / cl, "faster": "channels_last" if cl < ct else "contiguous"}

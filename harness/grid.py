@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import shutil
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -91,13 +92,26 @@ def run_local(specs: Iterable[Any], keep_going: bool = True) -> list[dict[str, A
                 entry["outcome"] = "resumed" if item.state == "interrupted" else "trained"
             except (UsageError, Preempted):
                 raise  # a wrong option, or a signal to stop: not one run's failure
-            except HarnessError as exc:
+            except Exception as exc:  # torch's errors included: one run's failure, the others go on
                 if not keep_going:
                     raise
-                log.error("%s failed: %s", item.spec.run_dir, exc)
-                entry.update(outcome="failed", error=str(exc))
+                entry.update(outcome="failed", error=record_failure(item.spec.run_dir, exc))
         report.append(entry)
     return report
+
+
+def record_failure(run_dir: Path, exc: BaseException) -> str:
+    """Append the failure's traceback to the run's log (RUN_DIR/train.log); return it as one line."""
+    summary = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+    summary = " ".join(summary.split())[:500]
+    log.error("%s failed: %s", run_dir, summary)
+    try:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        with (Path(run_dir) / "train.log").open("a", encoding="utf-8") as sink:
+            sink.write(f"run failed: {summary}\n{''.join(traceback.format_exception(exc))}")
+    except OSError as err:  # an unwritable folder must not hide the failure itself
+        log.error("could not write the traceback to %s: %s", run_dir, err)
+    return summary
 
 
 # ---- schedules travel with the runs (a schedule file is registered only where it was read) ----
@@ -146,9 +160,8 @@ class GridTask:
                 done.append(str(execute(spec)))
             except Preempted as exc:
                 hand_over_to_submitit(exc)  # checkpoint() below, requeue, exit
-            except HarnessError as exc:
-                log.error("%s failed: %s", spec.run_dir, exc)
-                failed.append(f"{spec.run_dir}: {exc}")
+            except Exception as exc:  # torch's errors included: this run failed, the task's others go on
+                failed.append(f"{spec.run_dir}: {record_failure(spec.run_dir, exc)} (log: {spec.run_dir}/train.log)")
         if failed:
             raise HarnessError(f"{len(failed)} run(s) of this task failed:\n  " + "\n  ".join(failed))
         return done

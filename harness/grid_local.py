@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -199,3 +200,47 @@ def worker_main(argv: Optional[list[str]] = None) -> None:
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # torch's errors included: the traceback in this run's log, a one-line error
+        traceback.print_exc()
+        print(f"harness: error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr,
+              flush=True)
+        raise SystemExit(1) from None
+
+
+# ---- NVIDIA MPS: K runs on one GPU share it instead of time-slicing --------------------------------
+MPS_CONTROL = "nvidia-cuda-mps-control"
+
+
+class MpsDaemon:
+    """Starts NVIDIA's MPS control daemon for this grid (pipe and log folders of its own, so no root
+    and no clash with another user's daemon) and stops it at the end; the runs started meanwhile
+    inherit CUDA_MPS_PIPE_DIRECTORY and connect to it."""
+
+    def __init__(self, folder: Path, control: Optional[str] = None):
+        from harness.errors import UsageError
+        self.control = control or shutil.which(MPS_CONTROL)
+        if self.control is None:
+            raise UsageError(f"--mps: {MPS_CONTROL} is not on PATH (it comes with the NVIDIA driver on a GPU "
+                             "machine); run without --mps")
+        self.env = {"CUDA_MPS_PIPE_DIRECTORY": str(folder / "pipe"), "CUDA_MPS_LOG_DIRECTORY": str(folder / "log")}
+        self._saved: dict[str, Optional[str]] = {}
+
+    def __enter__(self) -> "MpsDaemon":
+        for path in self.env.values():
+            Path(path).mkdir(parents=True, exist_ok=True)
+        self._saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        subprocess.run([self.control, "-d"], check=True, timeout=60, env=dict(os.environ))
+        log.info("MPS control daemon started (pipe %s)", self.env["CUDA_MPS_PIPE_DIRECTORY"])
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            subprocess.run([self.control], input="quit\n", text=True, timeout=60, env=dict(os.environ), check=False)
+            log.info("MPS control daemon stopped")
+        finally:
+            for key, value in self._saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

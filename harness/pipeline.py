@@ -30,7 +30,7 @@ from harness.training import distributed
 from harness.training.device import setup_device
 from harness.training.method import Method, MethodContext
 from harness.training.trainer import Trainer, TrainOptions, TrainOutcome, iters_per_epoch
-from harness.translate import save_sample_grids, translate_test_set
+from harness.translate import TRANSLATE_DTYPE, save_sample_grids, translate_test_set
 
 log = logging.getLogger("harness.pipeline")
 RUN_SPEC = "run.json"
@@ -49,6 +49,11 @@ class RunSpec:
     # Trainer options that change results (TrainOptions: batch_size, lr_rule); part of the run id.
     train: dict = field(default_factory=dict)
     compile: bool = False  # torch.compile on CUDA: speed only, like `device`
+    # Speed options (harness.training.device): recorded in result.json, not part of the run id,
+    # since they change timings, not the experiment (results agree to rounding, like devices).
+    compile_mode: str = "default"
+    fused_adam: bool = False
+    memory_format: str = "auto"
     # Data-parallel processes (torchrun); with the batch size it fixes the effective batch, so it
     # is part of the run id (a 2-process run is another experiment than a 1-process one).
     world_size: int = 1
@@ -88,6 +93,10 @@ def _fits_task(method_cls: type, task: TaskSpec) -> bool:
     """A method may name the only tasks it is defined for (`tasks`, e.g. the demo's `flat` reference row)."""
     only = getattr(method_cls, "tasks", None)
     return only is None or task.name in only
+
+
+def speed_options(spec: RunSpec) -> dict[str, Any]:
+    return {"compile_mode": spec.compile_mode, "fused_adam": spec.fused_adam, "memory_format": spec.memory_format}
 
 
 def setting_for(method_cls: type[Method], task: TaskSpec) -> str:
@@ -176,19 +185,17 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     if saved_run is not None:
         previous = _spec_from_record(saved_run["spec"], spec_file)
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
-                               compile=spec.compile, tensorboard=spec.tensorboard) != spec:
+                               compile=spec.compile, tensorboard=spec.tensorboard, **speed_options(spec)) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
         log.info("resuming the unfinished run in %s", run_dir)
 
     torch.manual_seed(spec.seed)
     random.seed(spec.seed)
     np.random.seed(spec.seed)
-    device = setup_device(spec.device, compile=spec.compile)
+    device = setup_device(spec.device, compile=spec.compile, **speed_options(spec))
     main = device.dist.is_main
     method, setting, image = build_method(spec, task, prepared, device.dist.world_size)
-    method = device.prepare_module(method)
-    method.amp_dtype = device.amp_dtype
-    method.optimizers = device.prepare_optimizers(method.configure_optimizers())
+    method = device.prepare_method(method)
     basis = trained_on(prepared, schedule, method.config_dict(), spec.train)
     if saved_run is not None:
         check_drift(run_dir, saved_run.get("trained_on"), basis, prepared.root)
@@ -219,6 +226,9 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
 
     translations = translate_test_set(method, prepared.split, image, device, run_dir / "translations", spec.seed)
     samples = save_sample_grids(method, prepared.split, image, device, run_dir, schedule.sample_count, spec.seed)
+    # Compile per network, as it turned out (after training and translation): not one boolean.
+    env["device"]["compile"] = {"enabled": spec.compile, **({"mode": device.compile_mode,
+                                "networks": device.compile_record()} if spec.compile else {})}
     result = {
         "schema_version": SCHEMA_VERSION,
         "status": "complete",
@@ -246,6 +256,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
                 "trainer": trainer.record(), "weights_sha256": rank_digests[0],
                 **({"rank_weights_sha256": rank_digests} if device.dist.enabled else {})},
         "translations": translations,
+        "translate_dtype": TRANSLATE_DTYPE,
         "samples": samples,
     }
     diagnose = getattr(method, "diagnostics", None)  # a method's own measurements of what it learned (ASGIT)

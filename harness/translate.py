@@ -1,10 +1,11 @@
-"""Test-time stage: translate every test image of each direction to PNG, and draw sample grids
-(labelled columns, maps in colour and over the output, ground truth for paired tasks), also as
-snapshots of the same fixed test images during training.
+"""Test-time stage: translate every test image of each direction to PNG, and draw the sample grids
+(the grid helpers live in `harness.training.samples`, shared with the training snapshots).
 
 All test images are translated (never a sample), at the task's test size (resize to the crop
 size, no crop, no flip), with one uint8 rounding rule, saved losslessly as PNG so that metrics
-are computed from exactly these files.
+are computed from exactly these files. Scored translations are computed in float32 even when
+training ran under bf16 autocast: rounding bf16 outputs to uint8 changes about 6.5 % of pixel
+values by one level, which would make scores depend on a speed option.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from torchvision.utils import make_grid
 from tqdm import tqdm
 
 from harness.data.datasets import TestSet, collate, to_uint8
@@ -26,19 +26,11 @@ from harness.io import atomic_path, update_pixels_digest
 from harness.tasks import ImageSpec
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
+from harness.training.samples import (HEADER_PX, MAP_COLOURS, MIN_TILE, draw_grid, fixed_test_images,  # noqa: F401
+                                      grid_columns, inference_mode, save_image, save_snapshot, source_side,
+                                      target_side)
 
-
-def source_side(direction: str) -> str:
-    return direction[0]
-
-
-def target_side(direction: str) -> str:
-    return direction[-1]
-
-
-def _inference_mode(method: Method) -> None:
-    # pix2pix keeps dropout and batch statistics at test time; everything else uses eval mode.
-    method.train(method.config.inference_mode == "train")
+TRANSLATE_DTYPE = "float32"  # recorded in result.json as translate_dtype
 
 
 def save_png(tensor_uint8: torch.Tensor, path: Path) -> None:
@@ -52,7 +44,7 @@ def save_png(tensor_uint8: torch.Tensor, path: Path) -> None:
 def translate_test_set(method: Method, split: Split, image: ImageSpec, device: DeviceSetup, out_dir: Path,
                        seed: int, batch_size: int = 16) -> dict[str, Any]:
     """Write `out_dir/<direction>/<image id>.png` for every test image; return counts and digests."""
-    _inference_mode(method)
+    inference_mode(method)
     if method.config.inference_mode == "train":
         batch_size = 1  # batch statistics of one image, as the pix2pix test script uses
     torch.manual_seed(seed)
@@ -65,67 +57,13 @@ def translate_test_set(method: Method, split: Split, image: ImageSpec, device: D
                             num_workers=device.num_workers)
         for batch in tqdm(loader, desc=f"translate {direction}", unit="batch", disable=None, leave=False):
             images = device.to_device(batch)["image"]
-            with method.autocast():
-                fake = method.translate(images, direction)
+            fake = method.translate(images, direction).float()  # float32: no autocast here
             for img, image_id in zip(to_uint8(fake), batch["id"]):
                 save_png(img, target / f"{image_id}.png")
                 update_pixels_digest(digest, image_id, img)
         record[direction] = {"dir": f"{out_dir.name}/{direction}", "n_images": len(refs), "sha256": digest.hexdigest()}
     method.train()
     return record
-
-
-# ---------------------------------------------------------------- sample grids
-MIN_TILE = 128  # small test images (the demo's 32 px) are enlarged so headers and details can be read
-HEADER_PX = 22
-MAP_COLOURS = "inferno"  # maps ([0, 1], one channel) are drawn in colour and over the output
-
-
-def _as_rgb01(t: torch.Tensor, size: int) -> torch.Tensor:
-    """Images ([-1, 1], 3 channels) and maps ([0, 1], 1 channel, coloured) to 3-channel [0, 1] at `size`."""
-    t = t.detach().float().cpu()
-    if t.shape[1] == 1:
-        from matplotlib import colormaps  # imported here: only grids need it
-
-        rgb = colormaps[MAP_COLOURS](t[:, 0].clamp(0, 1).numpy())[..., :3]
-        t = torch.from_numpy(rgb).permute(0, 3, 1, 2).float()
-    else:
-        t = ((t[:, :3] + 1) / 2).clamp(0, 1)
-    if t.shape[-1] != size:
-        t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")
-    return t
-
-
-def _overlay(image01: torch.Tensor, map01: torch.Tensor, size: int) -> torch.Tensor:
-    """The coloured map blended over the image, so one sees where on the image it points."""
-    return (0.45 * image01 + 0.55 * _as_rgb01(map01, size)).clamp(0, 1)
-
-
-def draw_grid(columns: dict[str, torch.Tensor], tile: int) -> Image.Image:
-    """Rows of tiles (one row per image, [0, 1] RGB), with each column's name written above it."""
-    from PIL import ImageDraw, ImageFont
-
-    cols = list(columns.values())
-    tiles = torch.stack(cols, 1).flatten(0, 1)  # row-major: image i, column j
-    grid = make_grid(tiles, nrow=len(cols), padding=2, pad_value=1.0)
-    body = Image.fromarray((grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy())
-    canvas = Image.new("RGB", (body.width, body.height + HEADER_PX), "white")
-    canvas.paste(body, (0, HEADER_PX))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=13)
-    for j, name in enumerate(columns):
-        left, right = 2 + j * (tile + 2), 2 + j * (tile + 2) + tile
-        label = name.replace("_", " ")
-        while len(label) > 3 and draw.textlength(label, font=font) > tile:
-            label = label[:-2] + "…"
-        width = draw.textlength(label, font=font)
-        draw.text(((left + right - width) / 2, 4), label, fill="black", font=font)
-    return canvas
-
-
-def save_image(image: Image.Image, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
 
 
 def _load_translation(path: Path, size: int) -> Optional[torch.Tensor]:
@@ -137,36 +75,6 @@ def _load_translation(path: Path, size: int) -> Optional[torch.Tensor]:
 
 
 @torch.no_grad()
-def grid_columns(method: Method, images: torch.Tensor, direction: str, device: DeviceSetup,
-                 scored: Optional[list[Optional[torch.Tensor]]] = None,
-                 truth: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
-    """Input, the method's visuals (maps also overlaid on the output), ground truth; one image at a time.
-
-    Batch 1 is how the scored translations are made for methods with test-time batch statistics
-    (pix2pix); `scored` (the translation files, where on disk) replaces the model's output column so
-    the grid shows exactly what was scored.
-    """
-    size = max(MIN_TILE, images.shape[-1])
-    rows: list[dict[str, torch.Tensor]] = []
-    for i in range(images.shape[0]):
-        one = device.to_device({"image": images[i:i + 1]})["image"]
-        with method.autocast():
-            visuals = method.visuals(one, direction)
-        if scored is not None and scored[i] is not None:
-            visuals["output"] = scored[i]
-        output = _as_rgb01(visuals["output"], size)
-        row = {"input": _as_rgb01(one, size)}
-        for name, value in visuals.items():
-            row[name] = _as_rgb01(value, size)
-            if value.shape[1] == 1:
-                row[f"{name} on output"] = _overlay(output, value, size)
-        if truth is not None:
-            row["ground truth"] = _as_rgb01(truth[i:i + 1], size)
-        rows.append(row)
-    return {name: torch.cat([r[name] for r in rows]) for name in rows[0]}
-
-
-@torch.no_grad()
 def save_sample_grids(method: Method, split: Split, image: ImageSpec, device: DeviceSetup, run_dir: Path,
                       count: int, seed: int) -> dict[str, dict[str, Any]]:
     """One PNG per direction: a row per test image, labelled columns (input, maps, output, ground truth).
@@ -174,7 +82,7 @@ def save_sample_grids(method: Method, split: Split, image: ImageSpec, device: De
     Drawn at the scored test-time settings: the method's inference mode, batch 1, and the output
     column read from the translation files when they exist.
     """
-    _inference_mode(method)
+    inference_mode(method)
     torch.manual_seed(seed)
     written: dict[str, dict[str, Any]] = {}
     paired = split.paired_ids("test")
@@ -197,39 +105,3 @@ def save_sample_grids(method: Method, split: Split, image: ImageSpec, device: De
     return written
 
 
-@torch.no_grad()
-def save_snapshot(method: Method, images: dict[str, torch.Tensor], device: DeviceSetup, path_for) -> list[Path]:
-    """Grids of the same fixed test images (per direction) with the current weights, during training.
-
-    Leaves the training state as it was: the global RNG (dropout noise) is forked and buffers (batch
-    norm statistics updated by test-time batch statistics) are restored, so a run with snapshots
-    trains exactly as one without.
-    """
-    buffers = {name: b.detach().clone() for name, b in method.named_buffers()}
-    was_training = method.training
-    cuda = [torch.cuda.current_device()] if device.device.type == "cuda" else []
-    paths = []
-    with torch.random.fork_rng(devices=cuda):
-        _inference_mode(method)
-        try:
-            for direction, batch in images.items():
-                columns = grid_columns(method, batch, direction, device)
-                path = path_for(direction)
-                save_image(draw_grid(columns, columns["input"].shape[-1]), path)
-                paths.append(path)
-        finally:
-            for name, b in method.named_buffers():
-                b.copy_(buffers[name])
-            method.train(was_training)
-    return paths
-
-
-def fixed_test_images(split: Split, image: ImageSpec, directions: tuple[str, ...],
-                      count: int) -> dict[str, torch.Tensor]:
-    """The first `count` test images of each direction's source side (the same ones as the sample grids)."""
-    out = {}
-    for direction in directions:
-        refs = split.test[source_side(direction)][:count]
-        if refs:
-            out[direction] = collate([TestSet(refs, image)[i] for i in range(len(refs))])["image"]
-    return out

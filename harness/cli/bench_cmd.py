@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "max-autotune or max-autotune-no-cudagraphs")
     p.add_argument("--fused-adam", action="store_true", help="CUDA: fused Adam kernels for the harness step")
     p.add_argument("--fp32", action="store_true", help="CUDA: no bf16 autocast for the harness step")
+    p.add_argument("--memory-format", default="auto", choices=["auto", "channels_last", "contiguous"],
+                   help="the harness step's layout (auto: channels_last on CUDA, the standard one on the CPU)")
     p.add_argument("--check", action="store_true",
                    help="also train one step on both from equal weights and print the largest weight difference")
     p.add_argument("--n-images", type=int, default=64, help="eval mode: images to extract features of")
@@ -59,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     cfg = BenchConfig(size, args.batch_size, args.ngf, args.ndf, args.n_blocks, args.warmup, args.iters,
                       args.rounds, device=args.device, compile=args.compile, compile_mode=args.compile_mode,
-                      fused_adam=args.fused_adam, amp=not args.fp32)
+                      fused_adam=args.fused_adam, amp=not args.fp32, memory_format=args.memory_format)
     rec = bench_training_step(cfg)
     if args.check:
         rec["one_step_max_weight_difference"] = one_step_difference(cfg)
@@ -67,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(rec, indent=2, default=str))
         return 0
     options = [o for o, on in (("compile " + cfg.compile_mode, cfg.compile), ("fused Adam", cfg.fused_adam),
-                               ("fp32", args.fp32)) if on]
+                               ("fp32", args.fp32), (args.memory_format, args.memory_format != "auto")) if on]
     print(f"device: {rec['device']} ({rec['device_setup']['torch_threads']} threads), CycleGAN ngf={cfg.ngf} "
           f"n_blocks={cfg.n_blocks}, {size} px, batch {cfg.batch_size}"
           + (f"; harness options: {', '.join(options)}" if options else ""))

@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gb-per-run", type=float, default=DEFAULT_GB_PER_RUN,
                    help=f"GPU memory one run needs, for the default K (default {DEFAULT_GB_PER_RUN:g}, an estimate)")
     p.add_argument("--parallel", type=int, default=1, help="runs at once without a GPU (default 1)")
+    p.add_argument("--mps", action="store_true",
+                   help="start NVIDIA's MPS daemon for this grid (K runs per GPU share it instead of taking turns) "
+                        "and stop it at the end; needs nvidia-cuda-mps-control (--executor local)")
     p.add_argument("--slurm-folder", default=None, help="submitit logs (default: <out>/.slurm)")
     p.add_argument("--slurm-partition", default=None, help="with --executor slurm: the partition to submit to")
     p.add_argument("--slurm-time", type=int, default=24 * 60, help="minutes per job (default 1440); requeued after")
@@ -51,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from harness import grid
-    from harness.cli.run_cmd import resolve_schedule, train_options
+    from harness.cli.run_cmd import resolve_schedule, speed_fields, train_options
     from harness.config import parse_overrides
     methods = _names(args.methods)
     overrides = parse_overrides(args.overrides)
@@ -63,14 +66,20 @@ def handle(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
     specs = grid.expand(_names(args.tasks), methods, args.seeds, resolve_schedule(args.schedule),
                         device=args.device, data_root=args.data_root, out=args.out, overrides=overrides,
-                        train=train_options(args), compile=args.compile,
-                        tensorboard=args.tensorboard)
+                        train=train_options(args), tensorboard=args.tensorboard, **speed_fields(args))
     items = grid.plan(specs)
     counts = {s: sum(i.state == s for i in items) for s in ("complete", "interrupted", "new")}
     print(f"grid: {len(items)} runs ({counts['complete']} complete, {counts['interrupted']} to resume, "
           f"{counts['new']} new)")
+    if args.mps and args.executor == "slurm":
+        raise UsageError("--mps starts the MPS daemon on this machine: use it with --executor local "
+                         "(on Slurm, ask the cluster for MPS, e.g. its --gres mps)")
     if args.executor == "slurm":
         return _slurm(args, specs, items)
+    mps = None
+    if args.mps:
+        from harness.grid_local import MpsDaemon
+        mps = MpsDaemon(Path(args.out) / ".mps")  # one-line usage error here when there is no MPS
     slots = _local_slots(args)
     pending = [i for i in items if i.state != "complete"]
     if args.dry_run:
@@ -79,9 +88,13 @@ def handle(args: argparse.Namespace) -> int:
     if len(slots) == 1 and slots[0].gpu is None:
         report = grid.run_local(specs)  # one at a time on the CPU: in this process, as before
     else:
+        from contextlib import nullcontext
+
         from harness.grid_local import run_pool
-        print(f"running {len(pending)} run(s) on {len(slots)} slot(s): {', '.join(s.label for s in slots)}")
-        report = run_pool(items, slots)
+        print(f"running {len(pending)} run(s) on {len(slots)} slot(s): {', '.join(s.label for s in slots)}"
+              + (" under MPS" if mps else ""))
+        with mps or nullcontext():
+            report = run_pool(items, slots)
     for entry in report:
         print(f"  {entry['outcome']:<11}  {entry.get('slot', ''):<7} {entry['run_dir']}")
     failed = [e for e in report if e["outcome"] != "skipped" and e["outcome"] not in ("trained", "resumed")]

@@ -68,7 +68,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="per-process batch size (default: the schedule's; the paper uses 1); part of the run id")
     p.add_argument("--lr-rule", default=None, choices=["none", "linear", "sqrt"],
                    help="learning-rate rule for a larger effective batch (default none); recorded")
-    p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA speed option)")
+    add_speed_options(p)
     p.add_argument("--tensorboard", action="store_true",
                    help="also log losses, snapshots, final metrics and config to RUN_DIR/tensorboard "
                         "(needs the optional package: pip install -e '.[tensorboard]')")
@@ -79,6 +79,27 @@ def require_tensorboard(args: argparse.Namespace) -> None:
     import importlib.util
     if getattr(args, "tensorboard", False) and importlib.util.find_spec("tensorboard") is None:
         raise UsageError(f"--tensorboard needs the tensorboard package, which is not installed: {TENSORBOARD_HINT}")
+
+
+def add_speed_options(p: argparse.ArgumentParser) -> None:
+    """Speed options: recorded in result.json (environment.device), not part of the run id."""
+    from harness.training.device import COMPILE_MODES, MEMORY_FORMATS
+    g = p.add_argument_group("speed options (recorded in result.json; not part of the run id)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile each network's forward; result.json records per network: compiled, "
+                        "skipped (reason) or fell back (reason)")
+    g.add_argument("--compile-mode", default="default", choices=COMPILE_MODES,
+                   help="with --compile (default: default); reduce-overhead replays CUDA graphs")
+    g.add_argument("--fused-adam", action="store_true",
+                   help="fused Adam on CUDA (the CPU always uses it); same update rule, one kernel")
+    g.add_argument("--memory-format", default="auto", choices=MEMORY_FORMATS,
+                   help="auto (default): channels_last on CUDA, the standard layout on the CPU")
+
+
+def speed_fields(args: argparse.Namespace) -> dict:
+    """The RunSpec fields of the speed options."""
+    return {"compile": args.compile, "compile_mode": args.compile_mode, "fused_adam": args.fused_adam,
+            "memory_format": args.memory_format}
 
 
 def train_options(args: argparse.Namespace) -> dict:
@@ -186,7 +207,7 @@ def handle_run(args: argparse.Namespace) -> int:
     for seed in args.seed:
         for name in methods:
             spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
-                           train, args.compile, tensorboard=args.tensorboard)
+                           train, tensorboard=args.tensorboard, **speed_fields(args))
             try:
                 run_dir = execute(spec, force=args.force, eval_options=options,
                                   keep_checkpoint=not args.discard_checkpoints)

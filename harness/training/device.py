@@ -16,6 +16,8 @@ from harness.training.distributed import SINGLE, DistInfo, from_environment
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# auto: channels_last on CUDA, the standard layout on the CPU (what runs used before the option existed).
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 
 @dataclass
@@ -28,10 +30,12 @@ class DeviceSetup:
     deterministic: bool
     compile: bool = False
     dist: DistInfo = SINGLE
-    # GPU speed options under measurement (`harness bench --compile-mode/--fused-adam`, the GPU
-    # check): not used by training runs on CUDA until a GPU measurement shows they help.
+    # Speed options (`harness run --compile-mode/--fused-adam/--memory-format`, `harness bench`, the
+    # GPU check); their defaults stay as they were until a GPU measurement shows what helps.
     compile_mode: str = "default"
     fused_adam: bool = False
+    memory_format: str = "auto"  # as asked; `channels_last` holds what it resolved to
+    compile_report: Any = None  # harness.training.compile.CompileReport once networks are compiled
 
     @property
     def is_cuda(self) -> bool:
@@ -52,8 +56,21 @@ class DeviceSetup:
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         if self.compile:
-            compile_submodules(module, self.compile_mode)
+            from harness.training.compile import compile_networks
+            self.compile_report = compile_networks(module, self.compile_mode, self.channels_last)
         return module
+
+    def prepare_method(self, method: Any) -> Any:
+        """The method on this device: networks moved (and compiled), autocast and optimizers set up."""
+        method = self.prepare_module(method)
+        method.amp_dtype = self.amp_dtype
+        method.amp_device_type = self.device.type
+        method.optimizers = self.prepare_optimizers(method.configure_optimizers())
+        return method
+
+    def compile_record(self) -> dict[str, str]:
+        """Per network: compiled | skipped (reason) | fell back (reason); empty without --compile."""
+        return self.compile_report.finalize() if self.compile_report is not None else {}
 
     def prepare_optimizers(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.optim.Optimizer]:
         """Adam/AdamW become their fused versions (same update rule, one vectorised kernel; call
@@ -68,6 +85,7 @@ class DeviceSetup:
         rec: dict[str, Any] = {"type": self.device.type, "amp_dtype": str(self.amp_dtype) if self.amp_dtype else None,
                                "channels_last": self.channels_last, "deterministic": self.deterministic,
                                "num_workers": self.num_workers, "pin_memory": self.pin_memory,
+                               "memory_format": self.memory_format,
                                "compile": self.compile, "torch_threads": torch.get_num_threads(),
                                **({"compile_mode": self.compile_mode} if self.compile else {}),
                                "adam": "fused" if self.fused_adam or not self.is_cuda else "torch default",
@@ -79,15 +97,6 @@ class DeviceSetup:
             rec["name"] = torch.cuda.get_device_name(self.device)
             rec["cudnn_benchmark"] = torch.backends.cudnn.benchmark
         return rec
-
-
-def compile_submodules(module: torch.nn.Module, mode: str = "default") -> None:
-    """`torch.compile` each direct sub-network in place; the module tree and state_dict keys stay
-    the same, so checkpoints of compiled and eager runs are interchangeable. `mode`
-    "reduce-overhead" replays CUDA graphs (fewer launches: the batch-1 bottleneck)."""
-    for child in module.children():
-        if any(True for _ in child.parameters()):
-            child.compile(mode=None if mode == "default" else mode)
 
 
 def fused(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
@@ -110,11 +119,14 @@ def loader_workers(world_size: int) -> int:
 
 
 def setup_device(choice: str = "auto", amp: bool = True, deterministic: Optional[bool] = None,
-                 compile: bool = False, compile_mode: str = "default", fused_adam: bool = False) -> DeviceSetup:
+                 compile: bool = False, compile_mode: str = "default", fused_adam: bool = False,
+                 memory_format: str = "auto") -> DeviceSetup:
     """`auto` picks CUDA when available. On the CPU runs are deterministic by default."""
     use_cuda = resolve_device(choice).type == "cuda"
     if compile_mode not in COMPILE_MODES:
         raise UsageError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}, not {compile_mode!r}")
+    if memory_format not in MEMORY_FORMATS:
+        raise UsageError(f"--memory-format must be one of {', '.join(MEMORY_FORMATS)}, not {memory_format!r}")
     dist = from_environment(use_cuda)
     if not use_cuda:
         deterministic = True if deterministic is None else deterministic
@@ -123,7 +135,8 @@ def setup_device(choice: str = "auto", amp: bool = True, deterministic: Optional
         # uninitialised memory). Results do not depend on it, and it costs ~4% of a CycleGAN step on
         # the CPU (thousands of fill_ calls per step), so the harness turns it off.
         torch.utils.deterministic.fill_uninitialized_memory = False
-        return DeviceSetup(torch.device("cpu"), None, False, 0, False, deterministic, compile, dist, compile_mode)
+        return DeviceSetup(torch.device("cpu"), None, memory_format == "channels_last", 0, False, deterministic,
+                           compile, dist, compile_mode, fused_adam, memory_format)
     if dist.enabled:
         torch.cuda.set_device(dist.local_rank)
     deterministic = False if deterministic is None else deterministic
@@ -135,5 +148,14 @@ def setup_device(choice: str = "auto", amp: bool = True, deterministic: Optional
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.utils.deterministic.fill_uninitialized_memory = False
     return DeviceSetup(torch.device("cuda", torch.cuda.current_device()), torch.bfloat16 if amp else None,
-                       True, loader_workers(dist.world_size), True, deterministic, compile, dist, compile_mode,
-                       fused_adam)
+                       memory_format != "contiguous", loader_workers(dist.world_size), True, deterministic, compile,
+                       dist, compile_mode, fused_adam, memory_format)
+
+
+def cuda_rehearsal_on_cpu(compile: bool = False, compile_mode: str = "default") -> DeviceSetup:
+    """The CUDA path's settings that also run on the CPU (bf16 autocast, channels_last, fused Adam
+    where the CPU has the kernel, compile with inductor): a method that would crash on its first
+    GPU step crashes here first. Not deterministic, like CUDA runs."""
+    torch.use_deterministic_algorithms(False)
+    return DeviceSetup(torch.device("cpu"), torch.bfloat16, True, 0, False, False, compile, SINGLE, compile_mode,
+                       True, "channels_last")

@@ -62,6 +62,7 @@ class Method(nn.Module):
         self.context = context
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.amp_dtype: Optional[torch.dtype] = None  # set by the trainer on CUDA
+        self.amp_device_type = "cuda"  # the autocast device (the CPU rehearsal of the CUDA path sets "cpu")
         self.step_count = 0  # the trainer's global iteration, for methods whose losses change over time
 
     # ---- what a method implements ------------------------------------------------------
@@ -79,6 +80,12 @@ class Method(nn.Module):
     def visuals(self, images: torch.Tensor, direction: str) -> dict[str, torch.Tensor]:
         """Columns of the sample grid; methods add maps (values in [0, 1]) such as attention."""
         return {"output": self.translate(images, direction)}
+
+    def compile_exclusions(self, channels_last: bool) -> dict[str, str]:
+        """Networks (attribute names) that `--compile` must leave eager, each with the reason
+        (e.g. a gradient penalty's double backward, which aot_autograd does not support);
+        `channels_last`: the networks run in that memory layout."""
+        return {}
 
     def extra_state(self) -> dict[str, Any]:
         """State outside parameters and optimizers (image pools, memories), for checkpoints."""
@@ -108,7 +115,7 @@ class Method(nn.Module):
         if self.amp_dtype is None:
             yield
             return
-        with torch.autocast(device_type="cuda", dtype=self.amp_dtype):
+        with torch.autocast(device_type=self.amp_device_type, dtype=self.amp_dtype):
             yield
 
     @staticmethod

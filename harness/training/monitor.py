@@ -112,7 +112,7 @@ class TrainingMonitor:
     @classmethod
     def for_trainer(cls, trainer: Any, image: Any) -> "TrainingMonitor":
         """Built from what the trainer already holds (the hook in Trainer.__init__ is one line)."""
-        from harness.translate import fixed_test_images
+        from harness.training.samples import fixed_test_images
 
         directions = tuple(getattr(trainer.method, "directions", ("A2B", "B2A")))
         count = trainer.schedule.sample_count
@@ -169,7 +169,7 @@ class TrainingMonitor:
         return line
 
     def snapshot(self, step: int, method: Any, device: Any) -> list[Path]:
-        from harness.translate import save_snapshot
+        from harness.training.samples import save_snapshot
 
         if self._images is None:
             self._images = self._fixed_images()

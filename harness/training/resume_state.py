@@ -19,7 +19,7 @@ from harness.errors import HarnessError
 from harness.io import write_text
 
 if TYPE_CHECKING:
-    from harness.training.trainer import LossTracker
+    from harness.training.step import LossTracker
 
 log = logging.getLogger("harness.trainer")
 

@@ -1,7 +1,7 @@
 """One training step as the trainer runs it, and the on-device loss bookkeeping.
 
 Kept apart from the trainer (which also needs the data stack: numpy, Pillow, tqdm) so that
-`harness bench` and the GPU check (`scripts/gpu_check.py`) time exactly the trainer's step on a
+`harness bench` and the GPU check (`harness.gpu_check`) time exactly the trainer's step on a
 machine that has nothing but torch.
 """
 from __future__ import annotations
