@@ -74,3 +74,13 @@ def tiny_demo_run(tmp_path_factory):
     spec = tiny_demo_spec(tmp_path_factory.mktemp("tiny-demo-run"))
     execute(spec)
     return spec
+
+
+def pytest_collection_modifyitems(config, items):
+    """`compile_all` tests (minutes of torch.compile per method) run only when the -m expression names them."""
+    if "compile_all" in (config.option.markexpr or ""):
+        return
+    kept = [item for item in items if "compile_all" not in item.keywords]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "compile_all" in item.keywords])
+        items[:] = kept
