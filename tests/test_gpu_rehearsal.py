@@ -70,10 +70,11 @@ def test_method_trains_and_translates_under_the_cuda_settings_on_the_cpu(name, d
     assert all(torch.isfinite(p).all() for p in method.parameters())
 
 
-# In every run of the suite: a method per kind of compile record (all compiled; a critic skipped for its
-# double backward; generators excluded under channels_last; a U-Net). Every method: `-m compile_all`
+# In every run of the suite: the methods with exclusions (StarGAN's critic skipped for its double backward,
+# CUT's generators under channels_last), and pix2pix, all compiled, under inductor (the slow test below).
+# Every method: `-m compile_all`
 # (about 20 CPU-seconds a method), before a first GPU contact.
-COMPILE_SAMPLE = ("cyclegan", "stargan", "cut", "pix2pix")
+COMPILE_SAMPLE = ("stargan", "cut")
 # The check that dynamo holds code for a network's forward does not find it where that forward is a shared
 # container's (nn.Sequential inside UNIT's encoders, AGGAN's attention nets): known, not yet explained.
 SHARED_FORWARD = pytest.mark.xfail(reason="dynamo cache lookup for a shared nn.Sequential forward", strict=False)

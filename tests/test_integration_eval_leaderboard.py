@@ -123,8 +123,9 @@ def test_evaluation_metadata_reaches_the_table(evaluated_demo, tmp_path):
     assert ceiling_rows.reference.all() and ceiling_rows.value.notna().sum() == 2
 
 
-def test_results_listing_marks_test_only_values(evaluated_demo, capsys):
+def test_results_listing_marks_test_only_values(evaluated_demo, capsys, monkeypatch):
     root, _ = evaluated_demo
+    monkeypatch.setenv("COLUMNS", "300")  # the listing fits the terminal: wide enough for the KID columns
     assert cli_main(["results", "--results", str(root)]) == 0
     out = capsys.readouterr().out
     assert "test-only" in out and "S2R tKID" in out

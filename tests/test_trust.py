@@ -168,10 +168,13 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, capsys):
 def test_names_from_files_cannot_escape_out(tmp_path, capsys):
     schedule = tmp_path / "escape.yaml"
     schedule.write_text(SCHEDULE.replace("name: trusttest", "name: ../../../../escaped"))
+    # `out` four folders down: every place the name could reach lies inside tmp_path (other tests' folders,
+    # beside tmp_path under parallel workers, may hold files of that name)
+    out = tmp_path / "a" / "b" / "c" / "d" / "out"
     code = main(["run", "--task", "demo", "--methods", "cyclegan", "--schedule", str(schedule),
-                 "--out", str(tmp_path / "out")])
+                 "--out", str(out)])
     assert code == 2 and "cannot be a folder name" in capsys.readouterr().err
-    assert not list(tmp_path.parent.rglob("escaped*"))
+    assert not list(tmp_path.rglob("escaped*"))
     with pytest.raises(UsageError):
         RunSpec("demo", "../x", "smoke")
     with pytest.raises(UsageError):

@@ -9,14 +9,12 @@ demo task, `harness.data.demo`).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from harness.data import demo
+from harness.reference_methods.identity import Identity
 from harness.registry import register_method
-from harness.training.method import Method
 
 BACKGROUND = 0  # the demo's most common class
 
@@ -32,20 +30,9 @@ def flat_image(direction: str, height: int, width: int) -> np.ndarray:
 
 @register_method("flat", description="reference row (demo task): every pixel the most common class's colour "
                                      "(background gradient, or its label colour), no training")
-class Flat(Method):
-    settings = ("unsupervised", "supervised")
+class Flat(Identity):
+    """Trains nothing, like `identity` (whose no-op training it shares); only the translation differs."""
     tasks = ("demo",)  # only there are the classes' colours known (pipeline.methods_for_task reads this)
-    trainable = False
-
-    def __init__(self, config, context):
-        super().__init__(config, context)
-        self.register_buffer("_anchor", torch.zeros(0), persistent=False)
-
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {}
-
-    def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return {}
 
     def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         n, _, height, width = images.shape
