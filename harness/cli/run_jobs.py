@@ -97,6 +97,11 @@ class Relay:
 
 def run_parallel(args: argparse.Namespace, runs: list[tuple[str, int]], jobs: int) -> tuple[list[Path], list[str]]:
     """Every (method, seed) run, `jobs` at a time; the finished run folders and the failures (one line each)."""
+    from harness.data.prepare import resolve_data_root
+    from harness.registry import TASKS
+    # Data the harness generates itself (the demo's) is made here, once: children that each found it missing
+    # would generate it side by side into the same cache folder.
+    resolve_data_root(TASKS.get(args.task, where="--task"), args.data_root)
     relay = Relay()
     several_seeds = len({seed for _, seed in runs}) > 1
 
