@@ -199,7 +199,7 @@ def handle_run(args: argparse.Namespace) -> int:
     runs = [(name, seed) for seed in args.seed for name in methods]
     if args.jobs > 1 and len(runs) > 1:  # every name and option is checked above, before any child starts
         from harness.cli.run_jobs import run_parallel
-        finished, failures = run_parallel(args, runs, min(args.jobs, len(runs)))
+        finished, failures = run_parallel(args, runs, min(args.jobs, len(runs)), schedule)
         runs = []
     for name, seed in runs:
         spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
