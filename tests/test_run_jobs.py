@@ -71,3 +71,21 @@ def test_jobs_must_be_at_least_one(capsys):
         main(["run", "--task", "demo", "--methods", "identity", "--jobs", "0"])
     assert exc.value.code == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_reported_and_its_worker_goes_on(capsys):
+    import threading
+
+    from harness.cli.run_jobs import Worker
+    worker = Worker(threading.Lock(), several_seeds=False)
+    try:
+        bad = worker.run(["run", "--task", "demo", "--methods", "pix2pox", "--device", "cpu"], "pix2pox", 0)
+        listing = worker.run(["list", "schedules"], "list", 0)
+    finally:
+        worker.close()
+    assert bad == (2, [])
+    assert listing[0] == 0 and any("demo" in line for line in listing[1])
+    err = capsys.readouterr().err
+    # The usage error arrives whole, labelled with its run; no worker bookkeeping line is ever shown.
+    assert any(line.startswith("[pix2pox] ") and "pix2pix" in line for line in err.splitlines()), err
+    assert "harness-run-done" not in err

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,6 +75,9 @@ def worker_main() -> None:
             code = exc.code if isinstance(exc.code, int) else 2
         except KeyboardInterrupt:
             code = 130
+        except Exception:  # a bug in one run: its traceback, and the worker goes on with the next run
+            traceback.print_exc()
+            code = 1
         sys.stderr.write(SENTINEL + "\n")
         sys.stderr.flush()
         sys.stdout.write(f"{SENTINEL}{code}\n")
