@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--discard-checkpoints", action="store_true",
                    help="delete each run's checkpoint once its result is written (quick checks; no later resume)")
     p.add_argument("--jobs", type=jobs_value, default=1, metavar="N",
-                   help="runs of the request N at a time, each its own process with one torch thread unless "
+                   help="runs of the request N at a time in N worker processes, one torch thread each unless "
                         "OMP_NUM_THREADS says otherwise (default 1: one after another in this process); results "
                         "are the same either way")
     from harness.cli.run_jobs import CHILD_FLAG
@@ -197,7 +197,7 @@ def handle_run(args: argparse.Namespace) -> int:
         raise UsageError("--set applies to one method's config; run one method at a time with --set")
     failures, finished = [], []
     runs = [(name, seed) for seed in args.seed for name in methods]
-    if args.jobs > 1 and len(runs) > 1:  # every name and option is checked above, before any child starts
+    if args.jobs > 1 and len(runs) > 1:  # every name and option is checked above, before any worker starts
         from harness.cli.run_jobs import run_parallel
         finished, failures = run_parallel(args, runs, min(args.jobs, len(runs)), schedule)
         runs = []

@@ -118,8 +118,11 @@ class Worker:
     def run(self, argv: list[str], method: str, seed: int) -> tuple[int, list[str]]:
         """One run in this worker; its exit code and the result paths it printed (relayed to stdout)."""
         self.labels.append(f"{method} seed {seed}" if self.several_seeds else method)
-        self.proc.stdin.write(json.dumps(argv) + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps(argv) + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # the worker is gone (killed, out of memory): this run fails, the others go on
+            return self.proc.wait() or 1, []
         printed: list[str] = []
         for line in self.proc.stdout:
             if line.startswith(SENTINEL):
@@ -130,7 +133,10 @@ class Worker:
 
     def close(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+            try:
+                self.proc.stdin.close()
+            except OSError:  # already gone
+                pass
         self.proc.wait()
         self.err.join()
 
