@@ -37,6 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="retrain runs that already have a result")
     p.add_argument("--discard-checkpoints", action="store_true",
                    help="delete each run's checkpoint once its result is written (quick checks; no later resume)")
+    p.add_argument("--jobs", type=jobs_value, default=1, metavar="N",
+                   help="runs of the request N at a time in N worker processes, one torch thread each unless "
+                        "OMP_NUM_THREADS says otherwise (default 1: one after another in this process); results "
+                        "are the same either way")
+    from harness.cli.run_jobs import CHILD_FLAG
+    p.add_argument(CHILD_FLAG, dest="unavailable_summary", action="store_false", help=argparse.SUPPRESS)
     add_train_options(p)
     add_inception_weights(p)
     p.set_defaults(handler=handle_run)
@@ -59,6 +65,17 @@ def seed_value(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 0 <= value < 2 ** 32:
         raise argparse.ArgumentTypeError(f"{value} is outside 0 .. 2**32-1")
+    return value
+
+
+def jobs_value(text: str) -> int:
+    """--jobs: how many runs at once, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
     return value
 
 
@@ -204,25 +221,29 @@ def handle_run(args: argparse.Namespace) -> int:
     if overrides and len(methods) > 1:
         raise UsageError("--set applies to one method's config; run one method at a time with --set")
     failures, finished = [], []
-    for seed in args.seed:
-        for name in methods:
-            spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
-                           train, tensorboard=args.tensorboard, **speed_fields(args))
-            try:
-                run_dir = execute(spec, force=args.force, eval_options=options,
-                                  keep_checkpoint=not args.discard_checkpoints)
-                print(run_dir / "result.json")
-                finished.append(run_dir)
-            except (UsageError, Preempted):  # a signal to stop ends the whole command, not one run
+    runs = [(name, seed) for seed in args.seed for name in methods]
+    if args.jobs > 1 and len(runs) > 1:  # every name and option is checked above, before any worker starts
+        from harness.cli.run_jobs import run_parallel
+        finished, failures = run_parallel(args, runs, min(args.jobs, len(runs)), schedule)
+        runs = []
+    for name, seed in runs:
+        spec = RunSpec(args.task, name, schedule, seed, args.device, args.data_root, args.out, overrides,
+                       train, tensorboard=args.tensorboard, **speed_fields(args))
+        try:
+            run_dir = execute(spec, force=args.force, eval_options=options,
+                              keep_checkpoint=not args.discard_checkpoints)
+            print(run_dir / "result.json")
+            finished.append(run_dir)
+        except (UsageError, Preempted):  # a signal to stop ends the whole command, not one run
+            raise
+        except HarnessError as exc:
+            if len(runs) == 1:
                 raise
-            except HarnessError as exc:
-                if len(methods) * len(args.seed) == 1:
-                    raise
-                log.error("%s seed %d failed: %s", name, seed, exc)
-                failures.append(f"{name} (seed {seed}): {exc}")
+            log.error("%s seed %d failed: %s", name, seed, exc)
+            failures.append(f"{name} (seed {seed}): {exc}")
     from harness.evaluation.report import runs_unavailable_lines
-    for line in runs_unavailable_lines(finished):  # metrics not computed: why, and the command that fixes it
-        print(line, file=sys.stderr)  # stdout stays one result path per line, for scripts
+    for line in runs_unavailable_lines(finished) if args.unavailable_summary else ():
+        print(line, file=sys.stderr)  # why a metric is missing, and the fix; stdout stays one result path per line
     if failures:
         raise HarnessError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
     return 0
