@@ -34,13 +34,10 @@ from harness.data.prepare import list_images, resolve_data_root
 from harness.data.splits import make_split
 from harness.errors import HarnessError
 from harness.io import write_text
+from harness.data.describe_plots import GEOMETRY_STATS, INTENSITY_STATS, STATS  # noqa: F401 (public names)
 from harness.tasks import TaskSpec
 
 
-# Statistics on a 0..1 scale (box plots share one axis) and the geometric ones.
-INTENSITY_STATS = ["mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "brightness", "saturation", "contrast"]
-GEOMETRY_STATS = ["width", "height", "aspect"]
-STATS = GEOMETRY_STATS + INTENSITY_STATS
 LUMA_THOUSANDTHS = np.array([299, 587, 114], dtype=np.int64)  # Rec. 601 luma
 
 
@@ -253,7 +250,7 @@ def _md(df: pd.DataFrame, index: bool = True, floatfmt: str = ".4g") -> str:
 def describe_task(task: TaskSpec, out: Path, data_root=None, z_threshold: float = 3.5,
                   max_smd: float = 2.0, progress: bool = True) -> DescribeReport:
     """Compute every statistic of a task's images and write the report folder `out`."""
-    from harness.data.describe_plots import plot_all
+    from harness.data.describe_plots import plot_all  # matplotlib only when plots are asked for
     out = Path(out)
     root, refs = split_refs(task, data_root)
     df, unreadable = collect_stats(task, refs, progress=progress, root=root)

@@ -12,6 +12,12 @@ import pandas as pd
 from harness.io import atomic_path
 from harness.tasks import TaskSpec
 
+# The per-image statistics that describe.py computes and these plots draw: those on a 0..1 scale (box
+# plots share one axis) and the geometric ones. Here, below describe.py, so both read one list.
+INTENSITY_STATS = ["mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "brightness", "saturation", "contrast"]
+GEOMETRY_STATS = ["width", "height", "aspect"]
+STATS = GEOMETRY_STATS + INTENSITY_STATS
+
 
 def _pyplot():
     import matplotlib
@@ -97,7 +103,6 @@ def plot_correlation(df: pd.DataFrame, path: Path, columns: list[str]) -> Path:
 
 
 def plot_all(df: pd.DataFrame, out: Path, task: TaskSpec) -> list[Path]:
-    from harness.data.describe import INTENSITY_STATS, STATS
     files = [plot_histograms(df, out / "histograms.png", STATS + ["bytes"])]
     for domain in df["domain"].unique():
         files.append(plot_box_domain(df, domain, out / f"boxplot_{domain}.png", INTENSITY_STATS))
