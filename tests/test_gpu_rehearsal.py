@@ -1,8 +1,9 @@
 """A CPU rehearsal of the GPU path: every registered method trains a few steps and translates under
 the CUDA settings that also run on the CPU (bf16 autocast, channels_last, fused Adam), so a method
-that would crash on its first GPU step fails here first; and the same with torch.compile (dynamo and
-AOT autograd for every method, inductor's code generation for one, slow), checking that each
-network's compile record tells the truth."""
+that would crash on its first GPU step fails here first; and torch.compile (dynamo and AOT autograd) for
+the methods with compile exclusions, checking that each network's compile record tells the truth.
+Before a first GPU contact, `./run.sh test -m compile_all tests/test_gpu_rehearsal.py` does the same for
+every method, and inductor's code generation for one."""
 from __future__ import annotations
 
 import dataclasses
@@ -71,8 +72,7 @@ def test_method_trains_and_translates_under_the_cuda_settings_on_the_cpu(name, d
 
 
 # In every run of the suite: the methods with exclusions (StarGAN's critic skipped for its double backward,
-# CUT's generators under channels_last), and pix2pix, all compiled, under inductor (the slow test below).
-# Every method: `-m compile_all`
+# CUT's generators under channels_last). Every method, and pix2pix under inductor: `-m compile_all`
 # (about 20 CPU-seconds a method), before a first GPU contact.
 COMPILE_SAMPLE = ("stargan", "cut")
 # The check that dynamo holds code for a network's forward does not find it where that forward is a shared
@@ -96,7 +96,7 @@ def test_every_method_trains_with_compile_and_records_each_network_truthfully(na
     _compile_and_check(name, demo, tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.compile_all  # inductor's C++ code generation: half a minute a method with a cold cache
 def test_one_method_compiles_with_inductor_on_the_cpu(demo, tmp_path):
     _compile_and_check("pix2pix", demo, tmp_path)
 
