@@ -9,7 +9,6 @@ import dataclasses
 import logging
 import random
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,10 +19,10 @@ from harness.config import from_dict
 from harness.data.datasets import test_batches, to_uint8
 from harness.data.prepare import PreparedData, prepare_data
 from harness.errors import HarnessError, UsageError
-from harness.io import remove_stale_temporaries, sha256_file, sha256_text, write_json
+from harness.io import remove_stale_temporaries, sha256_file, write_json
 from harness.registry import METHODS, SCHEDULES, TASKS
-from harness.run_folder import (RunLock, check_drift, check_name, read_run_record, register_saved_schedule,
-                                trained_on)
+from harness.run_folder import RunLock, check_drift, read_run_record, register_saved_schedule, trained_on
+from harness.run_spec import RUN_SPEC, RunSpec, spec_from_record, speed_options  # noqa: F401 (public)
 from harness.results import NOT_EVALUATED, RESULT_NAME, SCHEMA_VERSION, environment, now_iso, write_result
 from harness.tasks import ImageSpec, TaskSpec
 from harness.training import distributed
@@ -33,70 +32,10 @@ from harness.training.trainer import Trainer, TrainOptions, TrainOutcome, iters_
 from harness.translate import TRANSLATE_DTYPE, save_sample_grids, translate_test_set
 
 log = logging.getLogger("harness.pipeline")
-RUN_SPEC = "run.json"
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    task: str
-    method: str
-    schedule: str = "smoke"
-    seed: int = 0
-    device: str = "auto"
-    data_root: Optional[str] = None
-    out: str = "results"
-    overrides: dict = field(default_factory=dict)
-    # Trainer options that change results (TrainOptions: batch_size, lr_rule); part of the run id.
-    train: dict = field(default_factory=dict)
-    compile: bool = False  # torch.compile on CUDA: speed only, like `device`
-    # Speed options (harness.training.device): recorded in result.json, not part of the run id,
-    # since they change timings, not the experiment (results agree to rounding, like devices).
-    compile_mode: str = "default"
-    fused_adam: bool = False
-    memory_format: str = "auto"
-    # Data-parallel processes (torchrun); with the batch size it fixes the effective batch, so it
-    # is part of the run id (a 2-process run is another experiment than a 1-process one).
-    world_size: int = 1
-    tensorboard: bool = False  # TensorBoard logging (training/monitor.py): not part of the run id
-
-    def __post_init__(self) -> None:
-        check_name(self.task, "task")
-        check_name(self.method, "method")
-        check_name(self.schedule, "schedule")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise UsageError(f"--seed must be a whole number of at least 0, not {self.seed!r}")
-
-    @property
-    def run_id(self) -> str:
-        key: Any = sorted(self.overrides.items()) if not self.train else \
-            (sorted(self.overrides.items()), sorted(self.train.items()))
-        if self.world_size > 1:
-            key = (key, ("world_size", self.world_size))
-        hashed = self.overrides or self.train or self.world_size > 1
-        suffix = f"-{sha256_text(repr(key))[:8]}" if hashed else ""
-        return f"{self.schedule}-seed{self.seed}{self.parallel_tag}{suffix}"
-
-    @property
-    def parallel_tag(self) -> str:
-        """`-ws2-eb2` for data-parallel runs (world size, effective batch); empty for one process."""
-        if self.world_size <= 1:
-            return ""
-        batch = self.train.get("batch_size") or SCHEDULES.get(self.schedule, where="--schedule").batch_size
-        return f"-ws{self.world_size}-eb{batch * self.world_size}"
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out) / self.task / self.method / self.run_id
-
-
 def _fits_task(method_cls: type, task: TaskSpec) -> bool:
     """A method may name the only tasks it is defined for (`tasks`, e.g. the demo's `flat` reference row)."""
     only = getattr(method_cls, "tasks", None)
     return only is None or task.name in only
-
-
-def speed_options(spec: RunSpec) -> dict[str, Any]:
-    return {"compile_mode": spec.compile_mode, "fused_adam": spec.fused_adam, "memory_format": spec.memory_format}
 
 
 def setting_for(method_cls: type[Method], task: TaskSpec) -> str:
@@ -183,7 +122,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
     spec_file = run_dir / RUN_SPEC
     saved_run = read_run_record(spec_file) if spec_file.exists() else None
     if saved_run is not None:
-        previous = _spec_from_record(saved_run["spec"], spec_file)
+        previous = spec_from_record(saved_run["spec"], spec_file)
         if dataclasses.replace(previous, out=spec.out, device=spec.device, data_root=spec.data_root,
                                compile=spec.compile, tensorboard=spec.tensorboard, **speed_options(spec)) != spec:
             raise HarnessError(f"{run_dir} holds a different run ({previous}); use --force to replace it")
@@ -303,18 +242,10 @@ def resume(run_dir: Path, device: Optional[str] = None, data_root: Optional[str]
         data["device"] = device
     if data_root:
         data["data_root"] = data_root
-    spec = _spec_from_record(data, spec_file)
+    spec = spec_from_record(data, spec_file)
     if spec.run_dir.resolve() != run_path.resolve():
         raise HarnessError(f"{run_dir} does not match its run.json ({spec.run_dir})")
     return execute(spec, eval_options=eval_options, from_previous=from_previous)
-
-
-def _spec_from_record(data: dict[str, Any], spec_file: Path) -> RunSpec:
-    try:
-        return RunSpec(**data)
-    except TypeError as exc:  # a key renamed or added by hand
-        raise HarnessError(f"{spec_file}: its spec does not describe a run ({exc}); restore the file or start the "
-                           "run over with `harness run ... --force`") from None
 
 
 def _attach_log_file(run_dir: Path) -> None:
