@@ -42,7 +42,7 @@ class RunLock:
         while True:
             try:  # never through a symlink planted as run.lock: it would overwrite its target with our pid
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            except OSError as exc:
+            except OSError:
                 if self.path.is_symlink() or not self.path.is_file():
                     raise HarnessError(f"{self.path} is not a plain file (a symlink or special file); remove it "
                                        "and run again") from None

@@ -26,8 +26,7 @@ from harness.io import atomic_path, update_pixels_digest
 from harness.tasks import ImageSpec
 from harness.training.device import DeviceSetup
 from harness.training.method import Method
-from harness.training.samples import (HEADER_PX, MAP_COLOURS, MIN_TILE, draw_grid, fixed_test_images,  # noqa: F401
-                                      grid_columns, inference_mode, save_image, save_snapshot, source_side,
+from harness.training.samples import (draw_grid, grid_columns, inference_mode, save_image, source_side,
                                       target_side)
 
 TRANSLATE_DTYPE = "float32"  # recorded in result.json as translate_dtype

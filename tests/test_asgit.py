@@ -20,15 +20,6 @@ TINY_UNSUP = {"ngf": 8, "ndf": 8, "n_blocks": 1}
 TINY_SUP = {"ngf": 8, "ndf": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets gain nothing from intra-op threads, and on a busy 2-core machine the thread
-    hand-offs made each smoke run ~15x slower (20 s instead of 1.3 s)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def tiny(name: str) -> dict:
     return dict(TINY_SUP if name in SUPERVISED else TINY_UNSUP)

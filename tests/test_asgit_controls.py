@@ -24,16 +24,9 @@ PROBE_KEYS = ("influence_255", "specificity_255", "random_map_255", "control_inf
               "control_specificity_255", "control_random_map_255")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, one_thread):
+def trained(tmp_path_factory):
     """A tiny CycleGAN (no identity loss) and then ASGIT PHA+RHP of the same generator shape on the demo."""
     out = tmp_path_factory.mktemp("results")
     control = execute(RunSpec("demo", "cyclegan", "smoke", out=str(out), device="cpu",

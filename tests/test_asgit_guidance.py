@@ -20,13 +20,6 @@ from harness.training.method import MethodContext
 from methods.asgit.memory import AttentionMemory
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def make(name: str, size: int = 32, **overrides):
     cls = METHODS.get(name)

@@ -11,7 +11,7 @@ from torch import nn
 from harness.errors import UsageError
 from harness.training.device import setup_device
 from harness.training.monitor import TrainingMonitor, format_duration, snapshot_steps
-from harness.translate import HEADER_PX, MIN_TILE, draw_grid, grid_columns, save_snapshot
+from harness.training.samples import HEADER_PX, MIN_TILE, draw_grid, grid_columns, save_snapshot
 
 
 class NoisyNet(nn.Module):

@@ -28,14 +28,6 @@ CITY_IDS = {"train": ["aachen_000000_000019", "aachen_000001_000019", "bochum_00
             "val": ["frankfurt_000000_000294", "lindau_000000_000019"]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two intra-op threads on a shared two-core machine spin against each other: 10x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _label_ids(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Random blocky labelIds map using every kind of id: train classes, void ids and unknown values."""

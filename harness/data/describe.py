@@ -34,7 +34,7 @@ from harness.data.prepare import list_images, resolve_data_root
 from harness.data.splits import make_split
 from harness.errors import HarnessError
 from harness.io import write_text
-from harness.data.describe_plots import GEOMETRY_STATS, INTENSITY_STATS, STATS  # noqa: F401 (public names)
+from harness.data.describe_plots import INTENSITY_STATS, STATS
 from harness.tasks import TaskSpec
 
 

@@ -9,7 +9,6 @@ same figure (and its SVG) is written for papers.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Optional

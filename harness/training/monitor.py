@@ -4,7 +4,7 @@
   output is not a terminal (Slurm and nohup logs), where tqdm's bar is off.
 - Snapshots: sample grids of the same fixed test images at `SNAPSHOTS` evenly spaced points of the
   run (`snapshots/step0000100_A2B.png`; fewer in runs under 400 steps, none under 100), so progress
-  can be seen; they leave the training state untouched (translate.save_snapshot).
+  can be seen; they leave the training state untouched (training/samples.save_snapshot).
 - `losses.png`: the loss curves (one panel per network), drawn when training ends or stops.
 - TensorBoard scalars (every logged loss) and snapshot images through `torch.utils.tensorboard`,
   when asked (`harness run --tensorboard`; needs the optional `tensorboard` extra). A well-kept
