@@ -43,8 +43,10 @@ case "${1:-}" in
         # One torch thread per run unless told otherwise: the demo's 32-px networks gain nothing from a
         # second thread, so the runs go side by side instead, one per core (--jobs; the results are those of
         # one run after another). DEMO_JOBS=1 runs them one at a time in one process.
+        # The cores, counted before OMP_NUM_THREADS is set: GNU nproc reports OMP_NUM_THREADS when it is set
+        # (1 here), which would run the demo one run at a time.
+        DEMO_JOBS="${DEMO_JOBS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2)}"
         export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-        DEMO_JOBS="${DEMO_JOBS:-$(nproc 2>/dev/null || echo 2)}"
         # Only the demo's own results and table: results of other tasks or schedules never fail it,
         # and the committed leaderboards/ are left as they are.
         "$VENV/bin/harness" run --task demo --methods all --schedule demo --device cpu --discard-checkpoints \

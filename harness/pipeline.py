@@ -64,7 +64,7 @@ def build_method(spec: RunSpec, task: TaskSpec, prepared: PreparedData,
                  world_size: int = 1) -> tuple[Method, str, ImageSpec]:
     method_cls = METHODS.get(spec.method, where="--methods")
     setting = setting_for(method_cls, task)
-    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_setting(setting)
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_run(setting, spec.method)
     image = image_spec(task, setting, schedule)
     n_items = len(prepared.split.train["A"]) if setting == "supervised" else \
         max(len(prepared.split.train["A"]), len(prepared.split.train["B"]))
@@ -88,7 +88,10 @@ def execute(spec: RunSpec, force: bool = False, stop_at_step: Optional[int] = No
     `from_previous`: the latest checkpoint is damaged; continue from the one before it.
     """
     task = TASKS.get(spec.task, where="--task")
-    SCHEDULES.get(spec.schedule, where="--schedule")
+    unknown = SCHEDULES.get(spec.schedule, where="--schedule").unknown_methods(METHODS.names())
+    if unknown:
+        raise UsageError(f"schedule {spec.schedule}: per_method names {', '.join(unknown)}, which is no registered "
+                         "method; fix the schedule file (`harness list methods` lists them)")
     METHODS.get(spec.method, where="--methods")
     if spec.world_size == 1 and distributed.requested_world_size() > 1:
         spec = dataclasses.replace(spec, world_size=distributed.requested_world_size())
@@ -117,7 +120,7 @@ def _execute(spec: RunSpec, prepared: PreparedData, stop_at_step: Optional[int],
              keep_checkpoint: bool, from_previous: bool) -> Path:
     task = prepared.task
     setting = setting_for(METHODS.get(spec.method, where="--methods"), task)
-    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_setting(setting)
+    schedule = SCHEDULES.get(spec.schedule, where="--schedule").for_run(setting, spec.method)
     run_dir = spec.run_dir
     spec_file = run_dir / RUN_SPEC
     saved_run = read_run_record(spec_file) if spec_file.exists() else None

@@ -84,11 +84,29 @@ def test_per_setting_values_apply_to_that_setting_only():
     base = SCHEDULES.get("demo")
     sched = Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, lr=5e-4,
                      per_setting={"unsupervised": {"epochs_constant": 3, "lr": 1e-3}})
-    assert sched.for_setting("unsupervised").epochs == 4 and sched.for_setting("unsupervised").lr == 1e-3
-    assert sched.for_setting("supervised") is sched
+    assert sched.for_run("unsupervised", "cyclegan").epochs == 4 and sched.for_run("unsupervised", "x").lr == 1e-3
+    assert sched.for_run("supervised", "pix2pix") is sched
     with pytest.raises(UsageError, match="batch_size"):
         Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1,
                  per_setting={"supervised": {"batch_size": 4}})
     with pytest.raises(UsageError, match="no setting"):
         Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_setting={"paired": {}})
-    assert base.for_setting("supervised").epochs <= base.for_setting("unsupervised").epochs
+    assert base.for_run("supervised", "pix2pix").epochs <= base.for_run("unsupervised", "cyclegan").epochs
+
+
+def test_per_method_values_apply_after_the_setting_and_to_that_method_only():
+    sched = Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, lr=5e-4,
+                     per_setting={"unsupervised": {"epochs_constant": 2, "epochs_decay": 2, "lr": 1e-3}},
+                     per_method={"cut": {"epochs_constant": 4, "epochs_decay": 4}})
+    cut, cyclegan = sched.for_run("unsupervised", "cut"), sched.for_run("unsupervised", "cyclegan")
+    assert (cut.epochs, cut.lr) == (8, 1e-3)  # its own length, its setting's learning rate
+    assert (cyclegan.epochs, cyclegan.lr) == (4, 1e-3)
+    assert sched.for_run("supervised", "cut").epochs == 8 and sched.for_run("supervised", "cut").lr == 5e-4
+    assert sched.unknown_methods(["cut", "cyclegan"]) == [] and sched.unknown_methods(["cyclegan"]) == ["cut"]
+    with pytest.raises(UsageError, match="per_method.cut: batch_size"):
+        Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_method={"cut": {"batch_size": 2}})
+    with pytest.raises(UsageError, match="mapping"):
+        Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_method={"cut": 4})
+    # every method a shipped schedule names is registered (a typo would otherwise stop `harness run`)
+    for entry in SCHEDULES.entries():
+        assert entry.obj.unknown_methods(METHODS.names()) == [], entry.name

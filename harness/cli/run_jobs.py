@@ -155,7 +155,7 @@ def longest_first(runs: list[tuple[str, int]], task_name: str, schedule_name: st
         method_cls = METHODS.get(run[0], where="--methods")
         if not getattr(method_cls, "trainable", True):
             return 0
-        return schedule.for_setting(setting_for(method_cls, task)).epochs
+        return schedule.for_run(setting_for(method_cls, task), run[0]).epochs
 
     return sorted(runs, key=epochs, reverse=True)  # stable: otherwise the order asked for
 

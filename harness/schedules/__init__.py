@@ -16,7 +16,7 @@ from harness.registry import SCHEDULES
 
 
 # The name, the batch size (part of data-parallel run ids) and the nesting itself stay one per schedule.
-UNSETTABLE_PER_SETTING = {"name", "description", "batch_size", "per_setting"}
+UNSETTABLE_PER_SETTING = {"name", "description", "batch_size", "per_setting", "per_method"}
 
 
 @dataclass(frozen=True)
@@ -44,26 +44,40 @@ class Schedule:
     # networks for the demo); `--set` still wins; each result records its config resolved.
     method_defaults: dict = field(default_factory=dict, hash=False)  # compared, not hashed (a dict)
     # Per-setting values of the fields above, e.g. {unsupervised: {epochs_constant: 4}}: a setting whose
-    # methods need more steps than the other's (the demo). Applied by `for_setting` before a run starts;
+    # methods need more steps than the other's (the demo). Applied by `for_run` before a run starts;
     # each result records the schedule resolved for its setting (this dict included).
     per_setting: dict = field(default_factory=dict, hash=False)
+    # Per-method values of the same fields, applied after `per_setting`, e.g. {cut: {epochs_constant: 4}}:
+    # a method whose own reference recipe trains longer than the others' (CUT: 400 epochs where CycleGAN's
+    # trains 200). Each result records the schedule resolved for its run; tables whose rows trained
+    # different numbers of steps say so in a note.
+    per_method: dict = field(default_factory=dict, hash=False)
     range_checked: ClassVar[bool] = True  # from_dict checks value ranges (harness.safety.values)
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)} - UNSETTABLE_PER_SETTING
-        for setting, values in self.per_setting.items():
+        for setting in self.per_setting:
             if setting not in ("unsupervised", "supervised"):
                 raise UsageError(f"schedule {self.name}: per_setting: {setting!r} is no setting "
                                  "(unsupervised, supervised)")
-            unknown = sorted(set(values or {}) - names)
-            if unknown:
-                raise UsageError(f"schedule {self.name}: per_setting.{setting}: {', '.join(unknown)} cannot differ "
-                                 f"per setting (allowed: {', '.join(sorted(names))})")
+        for block, table in (("per_setting", self.per_setting), ("per_method", self.per_method)):
+            for key, values in table.items():
+                if values is not None and not isinstance(values, dict):
+                    raise UsageError(f"schedule {self.name}: {block}.{key} must be a mapping of schedule fields")
+                unknown = sorted(set(values or {}) - names)
+                if unknown:
+                    raise UsageError(f"schedule {self.name}: {block}.{key}: {', '.join(unknown)} cannot differ "
+                                     f"there (allowed: {', '.join(sorted(names))})")
 
-    def for_setting(self, setting: str) -> "Schedule":
-        """This schedule with the setting's `per_setting` values applied (itself when there are none)."""
-        values = self.per_setting.get(setting) or {}
+    def for_run(self, setting: str, method: str) -> "Schedule":
+        """The schedule one run trains with: `per_setting` values for its setting, then `per_method` ones for
+        its method (registered name)."""
+        values = {**(self.per_setting.get(setting) or {}), **(self.per_method.get(method) or {})}
         return replace(self, **values) if values else self
+
+    def unknown_methods(self, known: list[str]) -> list[str]:
+        """`per_method` keys that name no method in `known` (checked where the registry is loaded)."""
+        return sorted(set(self.per_method) - set(known))
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""
