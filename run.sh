@@ -65,8 +65,9 @@ case "${1:-}" in
         browser_for_tests
         export TQDM_DISABLE=1
         # One test process per core (pytest-xdist), each with one torch thread: together they use every
-        # core without oversubscribing it. All tests of a file run on one worker (--dist loadfile), so
-        # a module's shared fixtures (trained runs) are built once. The 15 slowest tests are listed at
+        # core without oversubscribing it. All tests of a file run on one worker (--dist loadfile), so a
+        # module's shared fixtures (trained runs) are built once; the many small hostile-input cases are
+        # spread one by one and run last (tests/conftest.py). The 15 slowest tests are listed at
         # the end so the next slow one is seen. Extra arguments go to pytest: `./run.sh test -m "not slow"`
         # is the quick loop, `./run.sh test -n 0 tests/test_x.py` one file in one process.
         export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"

@@ -14,8 +14,9 @@ safe beside other test processes:
 - One torch thread per process (set below; child processes get OMP_NUM_THREADS=1): two workers on two
   cores already use every core.
 - Share expensive setup through fixtures instead of training again: `tiny_demo_run` (below) is a
-  complete CycleGAN smoke run. The suite runs with `--dist loadfile` (all tests of a file on one
-  worker), so a module-scoped fixture is built once and a session-scoped one once per worker using it.
+  complete CycleGAN smoke run. The suite runs with `--dist loadfile`: all tests of a file on one worker (but
+  those of SPREAD_FILES below), so a module-scoped fixture is built once and a session-scoped one once per
+  worker using it.
 - Mark a test `@pytest.mark.slow` only when it cannot be made small (`-m "not slow"` is the quick loop).
 """
 from __future__ import annotations
@@ -76,11 +77,46 @@ def tiny_demo_run(tmp_path_factory):
     return spec
 
 
+# Files whose tests share nothing costly at module scope: spread over the workers test by test. The many small
+# hostile-input cases run last, so they fill whatever time the other worker still needs at the end.
+SPREAD_FILES = ("test_hostile_results.py", "test_hostile_report.py",
+                "test_fault_tolerance.py")  # each of its two kill tests trains its own method's clean run
+# Files whose tests take the longest together (`--durations`, 2026-12): started first, so that no long file
+# starts last and leaves the other worker idle.
+LONG_FILES = ("test_fault_tolerance.py", "test_demo_ranking.py", "test_supervised.py", "test_report.py",
+              "test_preemption.py", "test_unsupervised_baselines.py", "test_grid.py", "test_gpu_rehearsal.py")
+
+
+def _file_order(items) -> None:
+    """Long files first, the small spread cases last (stable: the collection order within each rank)."""
+    def rank(item) -> int:
+        name = item.path.name
+        return 0 if name in LONG_FILES else (2 if name in SPREAD_FILES else 1)
+    items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (`./run.sh test`): all tests of a file on one worker, so its module fixtures are built
+    once, except SPREAD_FILES, whose tests go to whichever worker is free. (xdist's `loadgroup` would say the
+    same with marks, but pytest 9 ignores the node ids it rewrites for them.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesButSpreadOnes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return nodeid if Path(file).name in SPREAD_FILES else file
+
+    return FilesButSpreadOnes(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """`compile_all` tests (minutes of torch.compile per method) run only when the -m expression names them."""
-    if "compile_all" in (config.option.markexpr or ""):
-        return
-    kept = [item for item in items if "compile_all" not in item.keywords]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if "compile_all" in item.keywords])
-        items[:] = kept
+    """`compile_all` tests (minutes of torch.compile per method) run only when the -m expression names them;
+    the order for parallel workers (`_file_order`)."""
+    if "compile_all" not in (config.option.markexpr or ""):
+        kept = [item for item in items if "compile_all" not in item.keywords]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[item for item in items if "compile_all" in item.keywords])
+            items[:] = kept
+    _file_order(items)

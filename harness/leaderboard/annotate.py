@@ -20,10 +20,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Optional
 
+import numpy as np
 import pandas as pd
 
 from harness.leaderboard.collect import EXCLUDED
-from harness.leaderboard.specs import TableSpec
+from harness.leaderboard.specs import ColumnSpec, TableSpec
 from harness.leaderboard.stats import Cell
 
 if TYPE_CHECKING:  # build imports this module; only the type is needed here
@@ -36,10 +37,29 @@ FCN_PLACEHOLDER = "{fcn_score}"
 FCN_METRICS = ("fcn_per_pixel_acc", "fcn_per_class_acc", "fcn_mean_iou")
 
 
+def _column_mask(metrics: pd.DataFrame, column: ColumnSpec) -> np.ndarray:
+    # On plain object arrays: a table asks this of a small frame tens of times, where pandas' per-call cost
+    # (arrow-backed string comparisons) was most of a leaderboard's time.
+    def values(name: str) -> np.ndarray:
+        return metrics[name].to_numpy(dtype=object, na_value=None)
+    direction = values("direction_key") == column.direction
+    direction |= values("direction_name") == column.direction
+    return (values("task") == column.task) & (values("metric") == column.metric) & direction
+
+
 def _column_rows(metrics: pd.DataFrame, spec: TableSpec, i: int) -> pd.DataFrame:
-    col = spec.columns[i]
-    hit = (metrics.task == col.task) & (metrics.metric == col.metric)
-    return metrics[hit & ((metrics.direction_key == col.direction) | (metrics.direction_name == col.direction))]
+    """The rows of `metrics` that fill column `i` of the table."""
+    return metrics if metrics.empty else metrics[_column_mask(metrics, spec.columns[i])]
+
+
+def _table_rows(metrics: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """The rows of `metrics` that fill any column of the table (each once)."""
+    if metrics.empty:
+        return metrics
+    mask = np.zeros(len(metrics), dtype=bool)
+    for column in spec.columns:
+        mask |= _column_mask(metrics, column)
+    return metrics[mask]
 
 
 def ceiling_cells(spec: TableSpec, metrics: pd.DataFrame) -> Optional[list[Cell]]:
@@ -104,9 +124,7 @@ def ceiling_note(cells: list[Cell], segmenters: list[str]) -> list[str]:
 
 def excluded_note(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
     """One note for every value in the table's columns that a test-only tool computed."""
-    gone = metrics[metrics.metric_status == EXCLUDED]
-    gone = pd.concat([_column_rows(gone, spec, i) for i in range(len(spec.columns))]).drop_duplicates(
-        ["file", "direction_key", "metric"])
+    gone = _table_rows(metrics[metrics.metric_status == EXCLUDED], spec)
     if gone.empty:
         return []
     tools = ", ".join(sorted(set(gone.tool.dropna().astype(str)))) or "unnamed"
@@ -114,6 +132,19 @@ def excluded_note(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
     shown = ", ".join(files[:3]) + (" …" if len(files) > 3 else "")
     return [f"Left out: {len(gone)} metric value(s) from {len(files)} result file(s) computed with test-only tools "
             f"({tools}; for_leaderboards: false), shown as n/a: {shown}."]
+
+
+def length_notes(runs: pd.DataFrame) -> list[str]:
+    """One note when the table's trained rows differ in training steps (a schedule's `per_setting` or
+    `per_method` values, e.g. the demo's), naming the methods at each length."""
+    steps = pd.to_numeric(runs.steps, errors="coerce")
+    trained = runs.assign(steps=steps)[steps.notna() & (steps > 0)]  # reference rows train nothing
+    if trained.steps.nunique() < 2:
+        return []
+    parts = [f"{int(n)} steps: {', '.join(sorted(set(map(str, group.method))))}"
+             for n, group in trained.groupby("steps", sort=True)]
+    return ["Training lengths differ between rows (the schedule's per-setting or per-method values; each result "
+            "records the schedule it trained with): " + "; ".join(parts) + "."]
 
 
 def reimplemented_rows(runs: pd.DataFrame) -> dict[str, str]:
@@ -142,8 +173,7 @@ def protocol_notes(spec: TableSpec, metrics: pd.DataFrame) -> tuple[list[bool], 
 def spread_notes(spec: TableSpec, metrics: pd.DataFrame) -> list[str]:
     """Why some single-run values in the table's columns show no ±, once per reason."""
     ok = metrics[(metrics.metric_status == "ok") & (metrics.spread_note.fillna("") != "")]
-    rows = pd.concat([_column_rows(ok, spec, i) for i in range(len(spec.columns))]).drop_duplicates(
-        ["file", "direction_key", "metric"])
+    rows = _table_rows(ok, spec)
     notes = []
     for note, group in rows.groupby("spread_note", sort=True):
         notes.append(f"No ± on {len(group)} value(s) from {group.file.nunique()} result file(s): {note}; "

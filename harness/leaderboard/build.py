@@ -151,6 +151,7 @@ def build_table(spec: TableSpec, collection: Collection) -> BuiltTable:
             stats.rank([getattr(r, source)[i] for r in built if not r.reference], column.lower_is_better,
                        spec.decimals)
     notes = _annotate(spec, runs, metrics, built) + annotate.spread_notes(spec, metrics)
+    notes += annotate.length_notes(runs)
     segmenters = annotate.segmenter_labels(spec, metrics)
     flags, protocol_notes = annotate.protocol_notes(spec, metrics)
     table = BuiltTable(spec, built, files=sorted(runs.file), schedules=sorted(runs.schedule.dropna().unique()),
