@@ -77,7 +77,7 @@ class Schedule:
 
     def unknown_methods(self, known: list[str]) -> list[str]:
         """`per_method` keys that name no method in `known` (checked where the registry is loaded)."""
-        return sorted(set(self.per_method) - set(known))
+        return sorted({str(name) for name in self.per_method if name not in set(known)})
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""
