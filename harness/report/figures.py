@@ -12,6 +12,7 @@ from PIL import Image
 from harness.data.datasets import load_image
 from harness.data.layouts import ImageRef
 from harness.io import atomic_path
+from harness.report.figure_cache import cached_figure, figure_key, file_digest
 
 MAX_ROWS = 4  # test images per side-by-side figure
 TILE_INCHES = 1.35
@@ -65,9 +66,15 @@ def _family_rank(family: str) -> tuple[int, str]:
     return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER) - 2, family)
 
 
-def loss_figure(losses_jsonl: Path, out: Path, title: str = "", vector: bool = False) -> Optional[Path]:
+def loss_figure(losses_jsonl: Path, out: Path, title: str = "", vector: bool = False,
+                cache: bool = False) -> Optional[Path]:
     """One panel per loss family (stable order), one line per loss, against the step; with `vector` an
-    SVG beside the PNG for papers; None without records."""
+    SVG beside the PNG for papers; None without records. `cache`: reuse the figure drawn before from the
+    same inputs (figure_cache)."""
+    if cache:
+        key = figure_key("losses", losses=file_digest(losses_jsonl), title=title, vector=vector)
+        outs = [out] + ([out.with_suffix(".svg")] if vector else [])
+        return cached_figure(key, outs, lambda: loss_figure(losses_jsonl, out, title, vector))
     records = read_losses(losses_jsonl) if losses_jsonl.is_file() else []
     records = [{loss_name(k): v for k, v in r.items()} for r in records]
     names = list(dict.fromkeys(k for r in records for k in r if k not in ("step", "epoch")))
@@ -119,13 +126,24 @@ def _open(item: Optional[Path | ImageRef], size: int) -> Optional[np.ndarray]:
 
 def side_by_side(image_ids: Sequence[str], inputs: dict[str, ImageRef], columns: dict[str, dict[str, Path]],
                  targets: dict[str, ImageRef], out: Path, title: str, target_label: str, size: int = 128,
-                 first: bool = False) -> Path:
+                 first: bool = False, cache: bool = False) -> Path:
     """Rows: test images; columns: the input, each method's translation of it, then a real target image
-    (`first`: the target right after the input). An SVG is written beside the PNG.
+    (`first`: the target right after the input).
 
     `columns` maps a column title (may hold a second line, e.g. the score) to {image id: translation file};
-    a missing file is a blank tile.
+    a missing file is a blank tile. `cache`: reuse the figure drawn before from the same inputs (figure_cache).
     """
+    if cache:
+        def source(item: Optional[Path | ImageRef]) -> Optional[list]:
+            path = item.path if isinstance(item, ImageRef) else item
+            return None if path is None else [file_digest(path), getattr(item, "half", None)]
+        rows = list(image_ids)[:MAX_ROWS]
+        key = figure_key("side_by_side", rows=rows, titles=list(columns), title=title, target_label=target_label,
+                         size=size, first=first, inputs=[source(inputs.get(i)) for i in rows],
+                         targets=[source(targets.get(i)) for i in rows],
+                         columns=[[source(c.get(i)) for i in rows] for c in columns.values()])
+        return cached_figure(key, [out], lambda: side_by_side(image_ids, inputs, columns, targets, out, title,
+                                                              target_label, size, first))
     titles = ["input"] + ([target_label] if first else []) + list(columns) + ([] if first else [target_label])
     plt = _pyplot()
     rows = list(image_ids)[:MAX_ROWS]

@@ -138,8 +138,8 @@ def run_pictures(page, site: Path) -> dict[str, list[dict]]:
     if samples:
         out["Samples (as scored: test-time mode, batch 1)"] = samples
     losses = inside(page.run_dir, "losses.jsonl")
-    loss = figures.loss_figure(losses, site / base / "losses.png",
-                               f"{page.method} on {page.task} ({page.run_id})", vector=True) if losses else None
+    loss = figures.loss_figure(losses, site / base / "losses.png", f"{page.method} on {page.task} ({page.run_id})",
+                               vector=True, cache=True) if losses else None
     if loss is not None:
         out["Loss curves"] = [{"src": f"{base}/losses.png", "caption": "mean loss per logging interval "
                                "(one panel per loss family)", "width": None,

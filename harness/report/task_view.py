@@ -117,7 +117,7 @@ def _figure(task: str, schedule: str, direction: str, chosen: dict, site: Path) 
     png = f"{base}.png"
     titled = {f"{display_name(m)}\n{_score_text(scores[m], headline)}".strip(): columns[m] for m in order}
     figures.side_by_side(ids, {k: v for k, v in inputs.items() if v}, titled, {k: v for k, v in targets.items() if v},
-                         site / png, f"{task} {name} ({schedule} schedule)", label, first=True)
+                         site / png, f"{task} {name} ({schedule} schedule)", label, first=True, cache=True)
     missing = not any(p and p.path.is_file() for p in inputs.values())
     root = (any_page.result.get("data") or {}).get("root")
     return {"direction": f"{name} ({direction})", "schedule": schedule, "rows": rows, "ids": ids,
