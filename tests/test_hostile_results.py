@@ -3,9 +3,7 @@ one warning naming it (or shown escaped), never a traceback, a NaN cell or raw H
 """
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 

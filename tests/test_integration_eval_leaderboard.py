@@ -19,7 +19,7 @@ from eval_helpers import RenderColourSegmenter, tiny_extractor
 from harness.cli import main as cli_main
 from harness.errors import UsageError
 from harness.evaluation.inception import ENV_INCEPTION_WEIGHTS, WeightsFile
-from harness.leaderboard import build, render, write_leaderboards
+from harness.leaderboard import build, latex, render, write_leaderboards
 from harness.leaderboard.collect import collect
 from harness.leaderboard.specs import load_table, load_tables
 from harness.results import SCHEMA_VERSION
@@ -114,7 +114,7 @@ def test_evaluation_metadata_reaches_the_table(evaluated_demo, tmp_path):
     # one note for the two test-only KID values in the table's columns (B2A KID is in no column)
     assert "Left out: 2 metric value(s) from 2 result file(s) computed with test-only tools (test-tiny-pool4x4" in md
     assert md.count("test-tiny-pool4x4") == 1 and "for\\_leaderboards: false" in md
-    tex = render.to_latex(table)
+    tex = latex.to_latex(table)
     assert r"\textit{Segmenter ceiling}" in tex and r"FAL$^{\dagger}$" in tex and "?" not in tex
     frame = render.to_frame(table)
     kid_values = frame[(frame.metric == "target_kid_x100") & (frame.source == "reproduced")].value

@@ -16,7 +16,7 @@ import pytest
 
 from harness.cli import main as cli_main
 from harness.errors import HarnessError
-from harness.leaderboard import build, paper, render, stats, write_leaderboards
+from harness.leaderboard import build, latex, paper, render, stats, write_leaderboards
 from harness.leaderboard.collect import collect as collect_results
 from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.specs import load_table, load_tables
@@ -152,7 +152,7 @@ def test_no_results_still_writes_all_five_tables_with_paper_numbers(tmp_path):
 def test_table4_markdown_and_latex_match_golden(table4_results):
     table = built_table4(table4_results)
     check_golden("table4.md", render.to_markdown(table))
-    check_golden("table4.tex", render.to_latex(table))
+    check_golden("table4.tex", latex.to_latex(table))
 
 
 def test_user_defined_table_without_code_matches_golden(tmp_path):
@@ -172,7 +172,7 @@ def test_user_defined_table_without_code_matches_golden(tmp_path):
                                                        "B2A": {"target_kid_x100": kid(18.0, 1.0)}})
     table = build.build_table(load_table(spec_dir / "mine.yaml"), collect_results(root))
     check_golden("mine.md", render.to_markdown(table))
-    check_golden("mine.tex", render.to_latex(table))
+    check_golden("mine.tex", latex.to_latex(table))
 
 
 # ---------------------------------------------------------------------------- content rules
@@ -311,13 +311,13 @@ def test_other_schema_version_is_an_error_naming_the_file(tmp_path):
 
 # ---------------------------------------------------------------------------- LaTeX, CLI
 def test_latex_escapes_and_compiles(tmp_path, table4_results):
-    assert render.tex_escape("a_b & 50% → #1 {x} ~ ^") == \
+    assert latex.tex_escape("a_b & 50% → #1 {x} ~ ^") == \
         r"a\_b \& 50\% $\rightarrow$ \#1 \{x\} \textasciitilde{} \textasciicircum{}"
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed; the LaTeX compile check needs a TeX distribution")
     doc = tmp_path / "doc.tex"
     doc.write_text("\\documentclass{article}\\usepackage{booktabs,graphicx}\\begin{document}\n"
-                   + render.to_latex(built_table4(table4_results)) + "\\end{document}\n", encoding="utf-8")
+                   + latex.to_latex(built_table4(table4_results)) + "\\end{document}\n", encoding="utf-8")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]

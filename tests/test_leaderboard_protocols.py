@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.cli import main as cli_main
-from harness.leaderboard import RenderOptions, build, render, write_leaderboards
+from harness.leaderboard import RenderOptions, build, latex, render, write_leaderboards
 from harness.leaderboard.collect import collect as collect_results
 from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.specs import load_table, load_tables
@@ -144,10 +144,10 @@ def test_latex_caption_once_and_options(tmp_path):
     root = tmp_path / "results"
     write_result(root, "horse2zebra", "cyclegan", 0, h2z(3.0))
     table = build.build_table(SPECS["table2"], collect_results(root))
-    tex = render.to_latex(table)
+    tex = latex.to_latex(table)
     assert r"\caption{target-KID $\times$100 (lower is better)}" in tex  # LaTeX adds "Table N:" itself
     assert r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}" in tex  # shrink only, never enlarge
-    bare = render.to_latex(table, notes=False, paper=False)
+    bare = latex.to_latex(table, notes=False, paper=False)
     assert "minipage" not in bare and "paper" not in bare and "Method & ours" not in bare
     assert bare.count(r"l*{4}{r}") == 2  # 8 wide columns: two stacked panels, not one shrunk table
     out = tmp_path / "lb"
@@ -156,8 +156,8 @@ def test_latex_caption_once_and_options(tmp_path):
 
 
 def test_latex_text_prints_as_written_and_notes_name_files_not_paths():
-    assert render.tex_escape("run `--set x`") == r"run \textasciigrave{}-{}-set x\textasciigrave{}"
+    assert latex.tex_escape("run `--set x`") == r"run \textasciigrave{}-{}-set x\textasciigrave{}"
     note = ("weights not found at /root/.cache/torch/hub/checkpoints/w-1.pth; cannot reach "
             "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/w-1.pth: no network")
-    assert render.public_text(note) == "weights not found at w-1.pth; cannot reach w-1.pth: no network"
+    assert latex.public_text(note) == "weights not found at w-1.pth; cannot reach w-1.pth: no network"
     assert render._md_escape("set `lambda_identity=0` a_b") == "set `lambda_identity=0` a\\_b"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from harness.leaderboard import stats
 from harness.leaderboard.annotate import SE_NOTE, SE_SHOWN_NOTE, se_notes, with_se_shown
-from harness.leaderboard.build import BuiltRow, BuiltTable
+from harness.leaderboard.table import BuiltRow, BuiltTable
 from harness.leaderboard.specs import ColumnSpec, RowSpec, TableSpec
 
 

@@ -16,7 +16,7 @@ from harness.claims import noise
 from harness.claims.noise import Spread
 from harness.claims.spec import ALPHA, ClaimSpec
 from harness.errors import UsageError, did_you_mean
-from harness.leaderboard.build import BuiltRow, BuiltTable
+from harness.leaderboard.table import BuiltRow, BuiltTable
 from harness.leaderboard.collect import Collection
 from harness.leaderboard.specs import ColumnSpec
 from harness.leaderboard.stats import Cell

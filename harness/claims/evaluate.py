@@ -13,7 +13,7 @@ from harness.claims.compare import MissingRun, SideFactory, check_names, compari
 from harness.claims.spec import ClaimSet, ClaimSpec, load_claim_sets
 from harness.claims.verdict import UNDETERMINED, ClaimResult, decide, paper_reading
 from harness.errors import UnknownNameError, UsageError
-from harness.leaderboard.build import BuiltTable
+from harness.leaderboard.table import BuiltTable
 from harness.leaderboard.collect import Collection, collect
 from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.pick import build_with_default_schedule, schedules_for

@@ -10,7 +10,7 @@ from tabulate import tabulate
 from harness.claims.evidence import HEADERS, MISSING_MARK, compact, missing_text, paper_verdict, records
 from harness.claims.verdict import ClaimResult
 from harness.io import write_text
-from harness.leaderboard.render import tex_escape
+from harness.leaderboard.latex import tex_escape
 
 SUMMARY = ("claim", "source", "schedule", "verdict", "why", "robust", "comparisons", "paper's numbers")
 BRIEF = ("claim", "verdict", "why", "robust")

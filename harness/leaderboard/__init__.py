@@ -16,12 +16,13 @@ from typing import Optional
 from harness.errors import UnknownNameError
 from harness.io import write_text
 from harness.leaderboard.annotate import caption, with_se_shown
-from harness.leaderboard.build import BuiltTable
+from harness.leaderboard.table import BuiltTable
 from harness.leaderboard.collect import collect, filter_schedule
 from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.pick import build_with_default_schedule
 from harness.leaderboard.publish import replace_folder
-from harness.leaderboard.render import to_csv, to_latex, to_markdown
+from harness.leaderboard.latex import to_latex
+from harness.leaderboard.render import to_csv, to_markdown
 from harness.safety.out_folder import check_out_folder
 from harness.leaderboard.specs import TableSpec, load_tables
 

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,7 @@ import pandas as pd
 from harness.leaderboard.collect import EXCLUDED
 from harness.leaderboard.specs import ColumnSpec, TableSpec
 from harness.leaderboard.stats import Cell
-
-if TYPE_CHECKING:  # build imports this module; only the type is needed here
-    from harness.leaderboard.build import BuiltTable
+from harness.leaderboard.table import BuiltTable
 
 REIMPLEMENTED_MARK = "†"
 PROTOCOL_MARK = "‡"

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-from harness.leaderboard.build import BuiltRow, BuiltTable
+from harness.leaderboard.cells import _cells, _subs, legend, unavailable_notes
+from harness.leaderboard.table import BuiltRow, BuiltTable
 from harness.leaderboard.stats import Cell
 
 PANEL_CHARS = 140  # estimated characters per panel row: a two-column paper's \textwidth at about 75 %
@@ -73,7 +74,6 @@ def _tex_style(cell: Cell, core: str, suffix: str = "") -> str:
 
 
 def _tex_cells(row: BuiltRow, d: int, with_paper: bool) -> list[str]:
-    from harness.leaderboard.render import _cells
     out = []
     for text in _cells(row, d, _tex_style, with_paper):
         if text.startswith(("$", "\\")):
@@ -89,7 +89,6 @@ def _notes(table: BuiltTable, notes: bool) -> list[str]:
     """The legend, fit for a paper: n/a reasons without paths or URLs (why only; the .md notes give the
     fix); with notes=False only the marker legend (†, ‡)."""
     from harness.evaluation.report import split_reason
-    from harness.leaderboard.render import legend, unavailable_notes
     hidden = set(unavailable_notes(table))
     out = [n for n in legend(table) if n not in hidden]
     if not notes:
@@ -134,7 +133,6 @@ def _panel(table: BuiltTable, columns: list[int], subs: tuple[str, ...]) -> list
 def _column_chars(table: BuiltTable, subs: tuple[str, ...]) -> list[int]:
     """Estimated printed width (characters, with padding) of each column group: its title or its
     widest cells, whichever is wider."""
-    from harness.leaderboard.render import _cells
     k, d = len(subs), table.spec.decimals
     plain = [_cells(r, d, lambda cell, core, suffix="": core + suffix, k > 1) for r in table.rows]
     out = []
@@ -148,7 +146,6 @@ def to_latex(table: BuiltTable, notes: bool = True, paper: bool = True) -> str:
     """A booktabs table* float; wide tables as stacked panels, each shrunk to the text width only when
     still wider (never enlarged). `notes=False` keeps only the marker legend; `paper=False` leaves out
     the paper's and Δ sub-columns."""
-    from harness.leaderboard.render import _subs
     subs = _subs(table, paper)
     widths = _column_chars(table, subs)
     method = max([6] + [len(r.title) for r in table.rows])

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from harness.leaderboard.build import BuiltTable, build_table
+from harness.leaderboard.build import build_table
 from harness.leaderboard.collect import Collection, filter_schedule
 from harness.leaderboard.guard import ProtocolClash
 from harness.leaderboard.specs import TableSpec
+from harness.leaderboard.table import BuiltTable
 from harness.registry import SCHEDULES
 
 

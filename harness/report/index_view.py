@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Optional
 
 from harness.headline import headline_for, mean_score, result_metrics
-from harness.leaderboard.build import BuiltTable
+from harness.leaderboard.table import BuiltTable
 from harness.leaderboard.names import display_name
 from harness.report.run_view import status_words
 from harness.report.tables import table_view
