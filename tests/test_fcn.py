@@ -72,8 +72,19 @@ def test_espnet_loads_strictly_and_predicts_train_ids(monkeypatch):
         logits = seg.net(torch.zeros(1, 3, 64, 128))
     assert logits.shape == (1, 20, 64, 128) and torch.isfinite(logits).all()
     images = torch.randint(0, 256, (3, 3, 24, 24), dtype=torch.uint8)
-    first = seg.predict(images[:1], (16, 32))  # one forward at the authors' 512×1024 input (~5 s of CPU)
+    first = seg.predict(images[:1], (16, 32))  # one forward at the authors' 512×1024 input
     assert first.shape == (1, 16, 32) and first.max() <= 18 and first.min() >= 0
+    # The CPU forward flushes subnormal floats (the weights hold 18,302; 11x faster): the same classes as a
+    # forward that keeps them (~5 s of CPU), logits equal but for values below float32's smallest normal.
+    flushed = seg.logits(images[:1])
+    x = (images[:1].flip(1).float() - seg._mean) / seg._std
+    with torch.no_grad():
+        kept = seg.net(torch.nn.functional.interpolate(x, size=espnet.INPUT_HW, mode="bilinear",
+                                                       align_corners=False) / 255.0)
+    assert torch.equal(flushed[:, :19].argmax(1), kept[:, :19].argmax(1))
+    assert torch.allclose(flushed, kept, rtol=0, atol=1e-4), (flushed - kept).abs().max()
+    # and flushing ends with the block: a subnormal survives arithmetic again
+    assert (torch.tensor([1e-39]) * 1.0).item() != 0.0
     # Batching is plumbing (batches of 2 and 1, upsampling per image, concatenation) and does not
     # depend on the network's input size: checked at 64×128, where a forward is 64 times cheaper.
     monkeypatch.setattr(espnet, "INPUT_HW", (64, 128))
