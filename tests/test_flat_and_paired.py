@@ -107,6 +107,12 @@ def test_per_method_values_apply_after_the_setting_and_to_that_method_only():
         Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_method={"cut": {"batch_size": 2}})
     with pytest.raises(UsageError, match="mapping"):
         Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_method={"cut": 4})
+    # values get the types and ranges the top-level fields get, when the schedule is read (no traceback later)
+    with pytest.raises(UsageError, match="per_method.cut.lr: 'fast' is not a float"):
+        Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1, per_method={"cut": {"lr": "fast"}})
+    with pytest.raises(UsageError, match="per_setting.unsupervised: epochs_constant=-5 must be at least 0"):
+        Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1,
+                 per_setting={"unsupervised": {"epochs_constant": -5}})
     # every method a shipped schedule names is registered (a typo would otherwise stop `harness run`)
     for entry in SCHEDULES.entries():
         assert entry.obj.unknown_methods(METHODS.names()) == [], entry.name

@@ -68,6 +68,10 @@ class Schedule:
                 if unknown:
                     raise UsageError(f"schedule {self.name}: {block}.{key}: {', '.join(unknown)} cannot differ "
                                      f"there (allowed: {', '.join(sorted(names))})")
+                if values:  # types and ranges as the top-level fields get them, when the file is read
+                    base = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("per_setting",
+                                                                                                  "per_method")}
+                    from_dict(Schedule, {**base, **values}, where=f"schedule {self.name}: {block}.{key}")
 
     def for_run(self, setting: str, method: str) -> "Schedule":
         """The schedule one run trains with: `per_setting` values for its setting, then `per_method` ones for
