@@ -95,6 +95,7 @@ def _file_order(items) -> None:
     items.sort(key=rank)
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest without xdist (a plain `pytest` run) does not know the hook
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile` (`./run.sh test`): all tests of a file on one worker, so its module fixtures are built
     once, except SPREAD_FILES, whose tests go to whichever worker is free. (xdist's `loadgroup` would say the
