@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.leaderboard.collect import EXCLUDED
-from harness.leaderboard.specs import ColumnSpec, TableSpec
+from harness.leaderboard.specs import TableSpec
 from harness.leaderboard.stats import Cell
 from harness.leaderboard.table import BuiltTable
 
@@ -35,37 +35,36 @@ FCN_PLACEHOLDER = "{fcn_score}"
 FCN_METRICS = ("fcn_per_pixel_acc", "fcn_per_class_acc", "fcn_mean_iou")
 
 
-def _column_mask(metrics: pd.DataFrame, column: ColumnSpec) -> np.ndarray:
-    # On plain object arrays: a table asks this of a small frame tens of times, where pandas' per-call cost
-    # (arrow-backed string comparisons) was most of a leaderboard's time.
-    def values(name: str) -> np.ndarray:
-        return metrics[name].to_numpy(dtype=object, na_value=None)
-    direction = values("direction_key") == column.direction
-    direction |= values("direction_name") == column.direction
-    return (values("task") == column.task) & (values("metric") == column.metric) & direction
+def _column_masks(metrics: pd.DataFrame, spec: TableSpec) -> list[np.ndarray]:
+    """Per column of the table, which rows of `metrics` fill it. On plain object arrays, each read once: a
+    table asks this of small frames several times, where pandas' per-call cost (arrow-backed string
+    comparisons) was most of a leaderboard's time."""
+    task, metric, key, name = (metrics[c].to_numpy(dtype=object, na_value=None)
+                               for c in ("task", "metric", "direction_key", "direction_name"))
+    return [(task == c.task) & (metric == c.metric) & ((key == c.direction) | (name == c.direction))
+            for c in spec.columns]
 
 
-def _column_rows(metrics: pd.DataFrame, spec: TableSpec, i: int) -> pd.DataFrame:
-    """The rows of `metrics` that fill column `i` of the table."""
-    return metrics if metrics.empty else metrics[_column_mask(metrics, spec.columns[i])]
+def _column_rows(metrics: pd.DataFrame, spec: TableSpec) -> list[pd.DataFrame]:
+    """Per column of the table, the rows of `metrics` that fill it."""
+    if metrics.empty:
+        return [metrics] * len(spec.columns)
+    return [metrics[mask] for mask in _column_masks(metrics, spec)]
 
 
 def _table_rows(metrics: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """The rows of `metrics` that fill any column of the table (each once)."""
-    if metrics.empty:
-        return metrics
-    mask = np.zeros(len(metrics), dtype=bool)
-    for column in spec.columns:
-        mask |= _column_mask(metrics, column)
-    return metrics[mask]
+    if metrics.empty or not spec.columns:
+        return metrics.iloc[:0]
+    return metrics[np.logical_or.reduce(_column_masks(metrics, spec))]
 
 
 def ceiling_cells(spec: TableSpec, metrics: pd.DataFrame) -> Optional[list[Cell]]:
     """Per column, the segmenter ceiling recorded by the table's results; None when no column has one."""
     ok = metrics[(metrics.metric_status == "ok") & metrics.ceiling.notna()]
     cells, found = [], False
-    for i in range(len(spec.columns)):
-        rows = _column_rows(ok, spec, i).drop_duplicates("file")
+    for rows in _column_rows(ok, spec):
+        rows = rows.drop_duplicates("file")
         if rows.empty:
             cells.append(Cell())
             continue
@@ -158,8 +157,7 @@ def protocol_notes(spec: TableSpec, metrics: pd.DataFrame) -> tuple[list[bool], 
     """Per column: whether its entries carry a `protocol_note`; and the notes to print."""
     ok = metrics[(metrics.metric_status == "ok") & metrics.protocol_note.notna()]
     flags, notes = [], []
-    for i in range(len(spec.columns)):
-        rows = _column_rows(ok, spec, i)
+    for rows in _column_rows(ok, spec):
         flags.append(not rows.empty)
         for note in sorted(set(rows.protocol_note.astype(str))):
             modes = sorted(set(rows[rows.protocol_note == note].fused_mode.dropna().astype(str)))
