@@ -113,6 +113,10 @@ def test_per_method_values_apply_after_the_setting_and_to_that_method_only():
     with pytest.raises(UsageError, match="per_setting.unsupervised: epochs_constant=-5 must be at least 0"):
         Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1,
                  per_setting={"unsupervised": {"epochs_constant": -5}})
+    # and the schedule a run resolves from both blocks together: here cut's unsupervised runs train no epoch
+    with pytest.raises(UsageError, match=r"per_setting.unsupervised \+ per_method.cut: .*at least one epoch"):
+        Schedule(name="t", description="t", epochs_constant=1, epochs_decay=1,
+                 per_setting={"unsupervised": {"epochs_constant": 0}}, per_method={"cut": {"epochs_decay": 0}})
     # every method a shipped schedule names is registered (a typo would otherwise stop `harness run`)
     for entry in SCHEDULES.entries():
         assert entry.obj.unknown_methods(METHODS.names()) == [], entry.name

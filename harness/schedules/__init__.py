@@ -68,10 +68,21 @@ class Schedule:
                 if unknown:
                     raise UsageError(f"schedule {self.name}: {block}.{key}: {', '.join(unknown)} cannot differ "
                                      f"there (allowed: {', '.join(sorted(names))})")
-                if values:  # types and ranges as the top-level fields get them, when the file is read
-                    base = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("per_setting",
-                                                                                                  "per_method")}
-                    from_dict(Schedule, {**base, **values}, where=f"schedule {self.name}: {block}.{key}")
+        self._check_resolved()
+
+    def _check_resolved(self) -> None:
+        """Every schedule `for_run` can resolve gets the types and ranges of a schedule file (including rules
+        across fields, e.g. at least one epoch), when this one is read rather than when a run starts."""
+        base = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("per_setting", "per_method")}
+        for setting in ("supervised", "unsupervised"):
+            for method in (None, *self.per_method):
+                used = [(label, values) for label, values in
+                        ((f"per_setting.{setting}", self.per_setting.get(setting)),
+                         (f"per_method.{method}", None if method is None else self.per_method[method])) if values]
+                if used:
+                    merged = {k: v for _, values in used for k, v in values.items()}
+                    from_dict(Schedule, {**base, **merged},
+                              where=f"schedule {self.name}: {' + '.join(label for label, _ in used)}")
 
     def for_run(self, setting: str, method: str) -> "Schedule":
         """The schedule one run trains with: `per_setting` values for its setting, then `per_method` ones for
@@ -81,7 +92,8 @@ class Schedule:
 
     def unknown_methods(self, known: list[str]) -> list[str]:
         """`per_method` keys that name no method in `known` (checked where the registry is loaded)."""
-        return sorted({str(name) for name in self.per_method if name not in set(known)})
+        known = set(known)
+        return sorted({str(name) for name in self.per_method if name not in known})
 
     def defaults_for(self, config_class: type) -> dict:
         """The `method_defaults` that name fields of `config_class`."""
